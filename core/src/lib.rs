@@ -106,3 +106,8 @@ pub use node::{ActionsOf, Input, InputOf, Node};
 pub use storage::{Storage, StorageError};
 pub use tick::{Ticks, Timer};
 pub use transport::{Envelope, Transport, TransportError};
+
+/// The README's example, compiled and run as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

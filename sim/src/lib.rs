@@ -112,3 +112,8 @@ pub use seed::{check_seeds, seed_count, seed_from_env};
 pub use sim::{Byzantine, Durable, Sim, SimConfig, SimError, SimStats, StepKind, Violation};
 pub use strategy::{Faults, proptest_cases, sim_runner};
 pub use trace::{Trace, TraceKind};
+
+/// The README's example, compiled and run as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

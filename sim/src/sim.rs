@@ -63,7 +63,7 @@ pub enum SimError {
 /// A user invariant failed. Carries everything needed to replay the run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invariant `{invariant}` violated at time {time} (step {step}, seed {seed}): {message}\n  replay with SYNOD_SEED={seed}"
+    "invariant `{invariant}` violated at time {time} (step {step}, simulation seed {seed}): {message}"
 )]
 pub struct Violation {
     /// The invariant's name.

@@ -363,7 +363,7 @@ fn invariant_violations_stop_the_run_with_the_seed() {
     assert_eq!(violation.invariant, "fewer than 3 ticks");
     assert_eq!(violation.seed, 99);
     assert!(violation.time > 200 && violation.time <= 300);
-    assert!(violation.to_string().contains("SYNOD_SEED=99"));
+    assert!(violation.to_string().contains("simulation seed 99"));
 }
 
 #[test]
