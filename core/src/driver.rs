@@ -123,10 +123,10 @@ pub enum Report {
         from: NodeId,
     },
     /// The codec refused to encode an outgoing message; it was not sent.
-    #[error("could not encode a message to {to}: {error}")]
+    #[error("could not encode a message to {}: {error}", to.map_or("every peer".to_string(), |n| n.to_string()))]
     Unencodable {
-        /// The intended recipient.
-        to: NodeId,
+        /// The intended recipient; `None` for a broadcast.
+        to: Option<NodeId>,
         /// Why.
         error: crate::EncodeError,
     },
@@ -300,9 +300,7 @@ where
                 // The step's sends are out; now make its background writes durable
                 // and tell the node.
                 self.storage.sync().await?;
-                for token in self.unsynced.drain(..) {
-                    self.inputs.push_back(Input::Persisted(token));
-                }
+                self.acknowledge_unsynced();
             }
             if self.inputs.is_empty() && self.owed_ticks > 0 {
                 self.owed_ticks -= 1;
@@ -327,24 +325,21 @@ where
                     // A barrier covers every earlier background write too.
                     self.storage.sync().await?;
                     DriverStats::bump(&self.stats.persists, 1);
-                    for token in self.unsynced.drain(..) {
-                        self.inputs.push_back(Input::Persisted(token));
-                    }
+                    self.acknowledge_unsynced();
                 }
                 Action::PersistInBackground { token, data } => {
                     self.storage.append(data).await?;
-                    DriverStats::bump(&self.stats.persists, 1);
                     self.unsynced.push(token);
                 }
                 Action::Send { to, msg } => {
-                    if let Some(frame) = self.encode(to, &msg) {
+                    if let Some(frame) = self.encode(Some(to), &msg) {
                         self.send_frame(to, frame, ticks).await;
                     }
                 }
                 Action::Broadcast { msg } => {
                     let me = self.node.id();
                     // Encode once; `Bytes` clones share the buffer.
-                    let Some(frame) = self.encode(me, &msg) else {
+                    let Some(frame) = self.encode(None, &msg) else {
                         continue;
                     };
                     for index in 0..self.config.peers.len() {
@@ -366,7 +361,16 @@ where
         Ok(())
     }
 
-    fn encode(&mut self, to: NodeId, msg: &N::Message) -> Option<bytes::Bytes> {
+    /// Every background write appended so far is durable: count them and queue
+    /// their acknowledgements, oldest first.
+    fn acknowledge_unsynced(&mut self) {
+        DriverStats::bump(&self.stats.persists, self.unsynced.len() as u64);
+        for token in self.unsynced.drain(..) {
+            self.inputs.push_back(Input::Persisted(token));
+        }
+    }
+
+    fn encode(&mut self, to: Option<NodeId>, msg: &N::Message) -> Option<bytes::Bytes> {
         match self.codec.encode(msg) {
             Ok(frame) => Some(frame),
             Err(error) => {
