@@ -19,12 +19,19 @@ pub struct SimRng {
     state: [u64; 4],
 }
 
-fn splitmix64(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *x;
+/// The splitmix64 step (Steele, Lea & Flood 2014): a bijective 64-bit mix of `x`
+/// plus the golden-ratio increment. Also the checker's hash finalizer.
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+fn next_seed(x: &mut u64) -> u64 {
+    let out = splitmix64(*x);
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    out
 }
 
 impl SimRng {
@@ -33,10 +40,10 @@ impl SimRng {
         let mut x = seed;
         SimRng {
             state: [
-                splitmix64(&mut x),
-                splitmix64(&mut x),
-                splitmix64(&mut x),
-                splitmix64(&mut x),
+                next_seed(&mut x),
+                next_seed(&mut x),
+                next_seed(&mut x),
+                next_seed(&mut x),
             ],
         }
     }

@@ -699,7 +699,7 @@ where
             return; // the write was lost (or survived) in a crash
         }
         // A barrier may already have made this write durable and acknowledged it.
-        if !slot.unsynced.front().is_some_and(|(w, _, _)| *w == write) {
+        if slot.unsynced.front().is_none_or(|(w, _, _)| *w != write) {
             return;
         }
         let Some((_, token, record)) = slot.unsynced.pop_front() else {

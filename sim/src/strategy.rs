@@ -168,7 +168,7 @@ pub fn proptest_cases(default: u32) -> u32 {
 /// random choices come from `SYNOD_SEED` when set, else from a fixed seed, so a run
 /// and its shrinking replay exactly. It prints the seed it uses.
 pub fn sim_runner(cases: u32) -> TestRunner {
-    let seed = crate::seed::seed_from_env().unwrap_or(0x5EED_0F_5A0D);
+    let seed = crate::seed::seed_from_env().unwrap_or(0x005E_ED0F_5A0D);
     eprintln!("synod-sim: proptest seed {seed} (replay with SYNOD_SEED={seed})");
     let mut bytes = [0u8; 32];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {

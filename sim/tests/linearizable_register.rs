@@ -155,8 +155,7 @@ fn run(seed: u64, reads_at_backups: bool) -> History<RegisterInput<u64>, Registe
                 waiting
             });
             for client in 0..CLIENTS {
-                if in_flight.contains_key(&client) || issued[client as usize] == OPS_PER_CLIENT
-                {
+                if in_flight.contains_key(&client) || issued[client as usize] == OPS_PER_CLIENT {
                     continue;
                 }
                 issued[client as usize] += 1;
@@ -191,11 +190,17 @@ fn primary_reads_are_linearizable_with_pending_writes() {
     // Reads at the primary are linearizable on every seed, including the writes left
     // pending forever by the crashed backup.
     let mut saw_pending = false;
-    check_seeds("primary_reads_are_linearizable_with_pending_writes", 32, |seed| {
-        let history = run(seed, false);
-        saw_pending |= history.pending().count() > 0;
-        check(&Register::new(0), &history).map(|_| ()).map_err(|e| e.to_string())
-    });
+    check_seeds(
+        "primary_reads_are_linearizable_with_pending_writes",
+        32,
+        |seed| {
+            let history = run(seed, false);
+            saw_pending |= history.pending().count() > 0;
+            check(&Register::new(0), &history)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    );
     assert!(saw_pending, "the crash left some writes pending");
 }
 
@@ -207,6 +212,9 @@ fn reads_at_a_lagging_backup_are_caught() {
     let rejected = (0..32).find_map(|seed| check(&Register::new(0), &run(seed, true)).err());
     let counterexample = rejected.expect("a stale read within 32 seeds").to_string();
     eprintln!("{counterexample}");
-    let ops = counterexample.lines().filter(|l| l.contains("client")).count();
+    let ops = counterexample
+        .lines()
+        .filter(|l| l.contains("client"))
+        .count();
     assert!((2..=8).contains(&ops), "{counterexample}");
 }

@@ -439,5 +439,5 @@ fn traces_export_to_mermaid_and_shiviz() {
     assert_eq!(lines[3], "n1 {\"n1\":2}");
     assert!(lines[4].contains("receive #1 from n1"), "{shiviz}");
     assert_eq!(lines[5], "n2 {\"n1\":2,\"n2\":1}");
-    assert!(lines.len() % 2 == 0);
+    assert!(lines.len().is_multiple_of(2));
 }
