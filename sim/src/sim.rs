@@ -672,12 +672,7 @@ where
             Status::Down => {
                 self.stats.dropped_at_down_node += 1;
                 let to = self.slots[to].id;
-                self.record(|| TraceKind::Drop {
-                    from,
-                    to,
-                    id,
-                    reason: "node down",
-                });
+                self.record_drop(from, to, id, "node down");
             }
             Status::Paused => self.slots[to].inbox.push_back(Input::Message { from, msg }),
             Status::Up => {
@@ -826,34 +821,16 @@ where
             // A node may address an id outside the simulation (a stale member);
             // the network has no route, like a real one.
             self.stats.dropped_by_partition += 1;
-            self.record(|| TraceKind::Drop {
-                from,
-                to,
-                id,
-                reason: "no such node",
-            });
-            return;
+            return self.record_drop(from, to, id, "no such node");
         };
         let link = self.links[from_index * self.slots.len() + to_index];
         if link.blocked {
             self.stats.dropped_by_partition += 1;
-            self.record(|| TraceKind::Drop {
-                from,
-                to,
-                id,
-                reason: "partition",
-            });
-            return;
+            return self.record_drop(from, to, id, "partition");
         }
         if self.rng.chance(link.config.loss) {
             self.stats.dropped_by_loss += 1;
-            self.record(|| TraceKind::Drop {
-                from,
-                to,
-                id,
-                reason: "loss",
-            });
-            return;
+            return self.record_drop(from, to, id, "loss");
         }
         if self.rng.chance(link.config.duplicate) {
             self.stats.duplicated += 1;
@@ -878,6 +855,15 @@ where
                 id,
             },
         );
+    }
+
+    fn record_drop(&mut self, from: NodeId, to: NodeId, id: u64, reason: &'static str) {
+        self.record(|| TraceKind::Drop {
+            from,
+            to,
+            id,
+            reason,
+        });
     }
 
     fn link_delay(&mut self, config: &LinkConfig) -> u64 {
