@@ -19,15 +19,32 @@
 //!    call/return entries, and backtrack when a return is reached whose operation was
 //!    not linearized. Every `(set of operations linearized, state)` configuration is
 //!    memoized, so none is explored twice. The search uses an explicit stack, so a long
-//!    history cannot overflow the thread's stack.
+//!    history cannot overflow the thread's stack. Operations that never returned sit in
+//!    a list of their own and are tried only when nothing else can move; the search
+//!    succeeds once every *completed* operation is linearized, so they are never forced
+//!    in. Operations that leave the state unchanged (a read of the current value) are
+//!    tried before the others, which steers the search away from wrong turns.
 //! 3. On failure, **shrink** the failing partition to a small set of operations that
 //!    cannot be linearized ([`NonLinearizable`]), whose `Display` prints one operation
-//!    per line.
+//!    per line. Shrinking *relaxes* operations (lets them take effect or not) rather
+//!    than deleting them, so a read is never blamed for a value whose write the
+//!    shrinking removed: the report for a stale read shows the write it saw, the write
+//!    that overwrote it, and the read.
 //!
-//! The worst case is exponential in the number of operations that overlap in time
-//! (deciding linearizability is NP-complete, Gibbons & Korach 1997). Real histories
-//! rarely come close, but a [`Checker`] with [`max_states`](Checker::max_states) turns a
-//! pathological history into a [`CheckError::Unknown`] instead of a hang.
+//! # Cost
+//!
+//! Deciding linearizability is NP-complete (Gibbons & Korach 1997); the search is
+//! exponential in the number of operations *on the same key* that overlap in time.
+//! Measured on one core (debug build with `opt-level = 1`, unique write values, the
+//! hardest case for the memo): 100,000 operations over 1,000 keys from 10 clients check
+//! in tens of milliseconds; 100,000 operations on a *single* register from 5 clients in
+//! about 0.1 s; 20,000 from 10 clients with one operation in 200 never returning in a
+//! few seconds. A failing check costs more than a passing one (the search must rule out
+//! every order), and so does every operation that never returned, since it may or may
+//! not have taken effect. From about 15 clients hammering a single key, a failing check
+//! can take minutes. A [`Checker`] with [`max_states`](Checker::max_states) turns such a
+//! history into a [`CheckError::Unknown`] instead of a hang; memory use is proportional
+//! to the states explored.
 //!
 //! # Example: catching a stale read
 //!
@@ -86,8 +103,10 @@ use search::{Mode, Outcome, Role};
 ///
 /// Returns a linearization (a witness order per key) or the smallest counterexample the
 /// shrinking finds. Equivalent to [`Checker::new(spec).check(history)`](Checker::check)
-/// without the possibility of [`CheckError::Unknown`]; for histories you do not control
-/// (fuzzing, very high concurrency) prefer a [`Checker`] with a budget.
+/// without the possibility of [`CheckError::Unknown`]. The search is unbounded: for
+/// histories you do not control — fuzzing, many clients on one key, many operations
+/// that never returned on one key (see [Cost](self#cost)) — prefer a [`Checker`] with
+/// [`max_states`](Checker::max_states), which cannot run forever.
 ///
 /// # Errors
 ///
@@ -146,9 +165,9 @@ impl<S> Clone for Checker<'_, S> {
 impl<S> Copy for Checker<'_, S> {}
 
 impl<'s, S: Spec> Checker<'s, S> {
-    /// The default [`shrink_states`](Self::shrink_states): enough to shrink partitions
-    /// of thousands of operations in well under a second.
-    pub const DEFAULT_SHRINK_STATES: u64 = 2_000_000;
+    /// The default [`shrink_states`](Self::shrink_states): enough to shrink a
+    /// violation in a single-key history of 100,000 operations, in seconds at most.
+    pub const DEFAULT_SHRINK_STATES: u64 = 5_000_000;
 
     /// A checker for `spec` with no search budget.
     pub fn new(spec: &'s S) -> Self {

@@ -696,6 +696,108 @@ fn stale_read_after_a_compare_and_set_chain_names_the_chain() {
     );
 }
 
+/// A linearizable single-register history in which every write writes a fresh value
+/// (as linearizability tests usually do) and about one operation in `crash_every`
+/// never returns (its client crashed; it may or may not have taken effect).
+fn unique_value_history(seed: u64, ops: usize, clients: u64, crash_every: u64) -> RegisterHistory {
+    let mut rng = SplitMix(seed);
+    let mut planned = Vec::new();
+    let mut next_value = 0;
+    for client in 0..clients {
+        let mut now = rng.below(4);
+        for _ in 0..ops / clients as usize {
+            let invoked_at = now + rng.below(3);
+            let point = invoked_at + rng.below(5);
+            let returned_at = point + rng.below(5);
+            let input = if rng.below(2) == 0 {
+                Read
+            } else {
+                next_value += 1;
+                Write(next_value)
+            };
+            let crashed = crash_every > 0 && rng.below(crash_every) == 0;
+            let took_effect = !crashed || rng.below(2) == 0;
+            planned.push((
+                point,
+                client,
+                input,
+                invoked_at,
+                returned_at,
+                crashed,
+                took_effect,
+            ));
+            now = returned_at + 1;
+        }
+    }
+    planned.sort_by_key(|p| (p.0, p.1));
+    let mut value = 0;
+    let mut recorded = Vec::new();
+    for (_, client, input, invoked_at, returned_at, crashed, took_effect) in planned {
+        let output = match &input {
+            Read => Value(value),
+            Write(v) => {
+                if took_effect {
+                    value = *v;
+                }
+                Written
+            }
+            CompareAndSet { .. } => unreachable!("not generated"),
+        };
+        recorded.push(if crashed {
+            pending(client, input, invoked_at)
+        } else {
+            done(client, input, output, invoked_at, returned_at)
+        });
+    }
+    recorded.sort_by_key(|op| (op.invoked_at, op.client));
+    history(recorded)
+}
+
+#[test]
+fn busy_history_with_crashed_clients_is_accepted() {
+    // 20,000 operations on one register from 5 clients, one in 200 of them pending
+    // (half of those took effect): accepted, and the witness replays. Each pending
+    // operation may or may not have taken effect, so this is the costly case for the
+    // search.
+    let h = unique_value_history(5, 20_000, 5, 200);
+    assert!(h.pending().count() > 50);
+    let witness = check(&register(), &h).expect("correct register with crashes");
+    assert_valid_witness(&register(), &h, &(), witness.order(&()).unwrap_or_default());
+}
+
+#[test]
+fn stale_read_of_a_long_overwritten_value_names_its_writes() {
+    // In the middle of a busy 10-client history, a read returns a value written ~60
+    // operations earlier. The report is that write, a write that overwrote it before
+    // the read began, and the read -- not "a read of a value nobody wrote", which is
+    // what dropping the distant write would suggest.
+    let mut ops: Vec<_> = unique_value_history(9, 4_000, 10, 0).operations().to_vec();
+    let middle = ops.len() / 2;
+    let (written_at, old) = ops[..middle - 60]
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, op)| match op.input {
+            Write(v) => Some((i, v)),
+            _ => None,
+        })
+        .expect("some write");
+    let at = ops[middle].invoked_at;
+    ops.insert(middle, done(99, Read, Value(old), at, at + 3));
+    let h = history(ops);
+    let violation = check(&register(), &h).expect_err("stale read");
+    assert_eq!(violation.operations().len(), 3, "{violation}");
+    let ids: Vec<OpId> = violation.op_ids().collect();
+    assert_eq!(ids[0], OpId(written_at), "{violation}");
+    assert_eq!(ids[2], OpId(middle), "{violation}");
+    assert!(
+        matches!(violation.operations()[1].1.input, Write(_)),
+        "{violation}"
+    );
+    assert!(violation.is_minimal());
+    assert!(recheck_register(&violation));
+}
+
 #[test]
 fn shrinking_can_be_turned_off() {
     // With no shrinking budget the whole considered history is returned, marked as not

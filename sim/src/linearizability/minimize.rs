@@ -379,10 +379,6 @@ fn robustify<S: Spec>(
             .rev()
             .filter(|i| ops[*i].invoked_at <= last_return && chosen.binary_search(i).is_err())
             .find(|&p| !budget.exhausted && explains(p, budget));
-        eprintln!(
-            "DEBUG robustify chosen={chosen:?} explanation={explanation:?} exhausted={}",
-            budget.exhausted
-        );
         let Some(p) = explanation else {
             return chosen;
         };

@@ -18,6 +18,13 @@
 //!   non-linearizable whatever the other operations did?".
 //! - [`Mode::Frontier`] explores every way to linearize all required operations and
 //!   reports each configuration reached, so a long prefix can be summarized once.
+//!
+//! And three economies that change no verdict: candidates are tried in passes (those
+//! that leave the state unchanged first, operations without a deadline last, see
+//! [`Pass`]); pending operations are matched by *dominance* in the memo (see
+//! [`Decided`]); and a pending operation whose effect the next one erases is not tried
+//! in front of it (see [`Search::try_linearize`]). The brute-force oracle test at the
+//! end of this file checks the search against every order of every allowed subset.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -98,36 +105,43 @@ struct Frame {
     op: u32,
     /// Memo entry of the configuration before the choice.
     prev: usize,
-    kind: Choice,
+    /// Where the scan was when it made the choice: on backtrack it goes on from there.
+    /// `None` for an omission, the last option at its point, which unwinds further.
+    cursor: Option<Cursor>,
 }
 
-#[derive(Clone, Copy)]
-enum Choice {
-    /// Linearized from the main list in the given pass: on backtrack, scan on after
-    /// its call.
-    Main { quiet: bool },
-    /// Linearized from the open list while the main scan was stopped at position
-    /// `block`: on backtrack, try the next open operation before that block.
-    Open { block: u32, omit: u32 },
-    /// Omitted at its return entry: the last option at that point.
-    Omitted,
+/// The passes over a configuration's candidates, in the order they are tried.
+///
+/// Every candidate is tried in some pass, so the order changes no verdict; it decides
+/// how soon a linearization is found. That matters: under high concurrency a wrong turn
+/// costs an exploration of every interleaving after it before it is undone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// Main-list operations that leave the state as it is (a read of the current
+    /// value): they can never make a later operation illegal.
+    Quiet,
+    /// Main-list operations that change the state.
+    Loud,
+    /// Operations without a deadline, once the main list has nothing left to try.
+    /// Each may or may not have taken effect, so trying them early multiplies the
+    /// configurations; measured, trying first the one that makes the operation due
+    /// next legal was slower on every history with crashed clients we tried.
+    Open,
 }
 
-/// Where the scan is.
-#[derive(Clone, Copy)]
-enum Cursor {
-    /// At an entry of the main list. Each configuration's main candidates are scanned
-    /// twice: first the *quiet* pass linearizes only operations that leave the state as
-    /// it is (a read of the current value), then the second pass only the others.
-    /// Every candidate is still tried, so the order changes no verdict; but an
-    /// operation that changes nothing can never make a later one illegal, so trying
-    /// those first keeps the search from taking the wrong turn that, under high
-    /// concurrency, costs an exploration of every interleaving before it is undone.
-    Main { entry: u32, quiet: bool },
-    /// The main scan stopped at position `block`; trying the open list's operations
-    /// invoked before it. If the stop is an optional operation's deadline (`omit`, else
-    /// `NONE`), omitting it is the last option.
-    Open { node: u32, block: u32, omit: u32 },
+/// Where the scan of a configuration is.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    pass: Pass,
+    /// A main-list entry in the main passes, an open-list node in the open pass.
+    node: u32,
+    /// In the open pass: the position where the main scan stopped; only operations
+    /// invoked before it are candidates.
+    block: u32,
+    /// In the open pass: the optional operation whose deadline stopped the main scan,
+    /// omitted once nothing else is left (`NONE` if the stop was a required deadline or
+    /// the end of the list).
+    omit: u32,
 }
 
 /// Searches `ops` (sorted by invocation for the best memo compression; correctness does
@@ -320,72 +334,73 @@ impl<S: Spec> Search<'_, '_, S> {
         if mode == Mode::Frontier && remaining == 0 {
             frontier.push((initial.clone(), Vec::new()));
         }
-        let start = |lists: &Lists| Cursor::Main {
-            entry: lists.next[HEAD as usize],
-            quiet: true,
+        let fresh = |lists: &Lists| Cursor {
+            pass: Pass::Quiet,
+            node: lists.next[HEAD as usize],
+            block: 0,
+            omit: NONE,
         };
-        let mut cursor = start(&self.lists);
+        let mut cursor = fresh(&self.lists);
         loop {
             if remaining == 0 && mode == Mode::FindOne {
                 let order = frames
                     .iter()
-                    .filter(|f| !matches!(f.kind, Choice::Omitted))
+                    .filter(|f| f.cursor.is_some())
                     .map(|f| f.op as usize)
                     .collect();
                 return Outcome::Linearizable(order);
             }
-            // What to do at the cursor: linearize an operation, omit one, move on, or
-            // give up on this configuration.
-            let (op, choice) = match cursor {
-                Cursor::Main { entry, quiet } => {
-                    let op = self.lists.entry_op[entry as usize];
-                    let kind = self.lists.kind[entry as usize];
-                    if kind == Entry::Call {
-                        (op, Choice::Main { quiet })
-                    } else if quiet {
-                        cursor = Cursor::Main {
-                            entry: self.lists.next[HEAD as usize],
-                            quiet: false,
-                        };
-                        continue;
+            // The next candidate at the cursor, or the move to the next pass.
+            let node = cursor.node as usize;
+            let (op, omission) = match cursor.pass {
+                Pass::Quiet | Pass::Loud if self.lists.kind[node] == Entry::Call => {
+                    (self.lists.entry_op[node], false)
+                }
+                Pass::Quiet | Pass::Loud => {
+                    // The main scan stopped at a deadline (or the end of the list).
+                    let block = self.lists.entry_position[node];
+                    let omit = if self.lists.kind[node] == Entry::OptionalReturn {
+                        self.lists.entry_op[node]
                     } else {
-                        let block = self.lists.entry_position[entry as usize];
-                        let omit = if kind == Entry::OptionalReturn {
-                            // An optional operation's deadline: operations without a
-                            // deadline may still go first, then it is omitted.
-                            op
-                        } else {
-                            // A required operation's deadline passed without it, or the
-                            // main list ran out: only operations without a deadline
-                            // invoked before this point can still help.
-                            furthest_block = furthest_block.max(block);
-                            NONE
-                        };
-                        cursor = Cursor::Open {
+                        furthest_block = furthest_block.max(block);
+                        NONE
+                    };
+                    cursor = if cursor.pass == Pass::Quiet {
+                        Cursor {
+                            pass: Pass::Loud,
+                            node: self.lists.next[HEAD as usize],
+                            ..cursor
+                        }
+                    } else {
+                        Cursor {
+                            pass: Pass::Open,
                             node: self.lists.open_next[HEAD as usize],
                             block,
                             omit,
-                        };
-                        continue;
-                    }
+                        }
+                    };
+                    continue;
                 }
-                Cursor::Open { node, block, omit } => {
-                    if self.lists.open_position[node as usize] < block {
-                        (
-                            self.lists.open_op[node as usize],
-                            Choice::Open { block, omit },
-                        )
-                    } else {
-                        // No candidates left here; `NONE` means backtrack.
-                        (omit, Choice::Omitted)
-                    }
+                Pass::Open if self.lists.open_position[node] < cursor.block => {
+                    (self.lists.open_op[node], false)
                 }
+                // Nothing left but omitting the optional operation whose deadline this
+                // is, if any.
+                Pass::Open => (cursor.omit, true),
             };
-            let advanced = match choice {
-                _ if op == NONE => None,
-                Choice::Omitted => self.try_omit(op, current),
-                Choice::Main { quiet } => self.try_linearize(op, current, Some(quiet)),
-                Choice::Open { .. } => self.try_linearize(op, current, None),
+            let advanced = if op == NONE {
+                None
+            } else if omission {
+                self.try_omit(op, current)
+            } else {
+                // The configuration before the last choice, if that choice was a
+                // pending operation.
+                let before_open = frames
+                    .last()
+                    .filter(|f| f.cursor.is_some_and(|c| c.pass == Pass::Open))
+                    .filter(|f| self.ops[f.op as usize].returned_at.is_none())
+                    .map(|f| f.prev);
+                self.try_linearize(op, current, cursor, before_open)
             };
             if let Some(next) = advanced {
                 if self.memo.len() as u64 > self.max_states {
@@ -400,43 +415,25 @@ impl<S: Spec> Search<'_, '_, S> {
                 frames.push(Frame {
                     op,
                     prev: current,
-                    kind: choice,
+                    cursor: (!omission).then_some(cursor),
                 });
                 current = next;
                 self.lists.lift(op);
-                if self.lists.required[op as usize] && !matches!(choice, Choice::Omitted) {
+                if !omission && self.lists.required[op as usize] {
                     remaining -= 1;
-                    if mode == Mode::Frontier && remaining == 0 {
-                        frontier.push(self.configuration(current, &frames));
-                    }
-                } else if mode == Mode::Frontier && remaining == 0 {
+                }
+                if mode == Mode::Frontier && remaining == 0 {
                     frontier.push(self.configuration(current, &frames));
                 }
-                cursor = start(&self.lists);
+                cursor = fresh(&self.lists);
                 continue;
             }
-            match (cursor, choice) {
-                (Cursor::Main { entry, quiet }, Choice::Main { .. }) => {
-                    cursor = Cursor::Main {
-                        entry: self.lists.next[entry as usize],
-                        quiet,
-                    };
-                    continue;
-                }
-                (Cursor::Open { node, block, omit }, Choice::Open { .. }) => {
-                    cursor = Cursor::Open {
-                        node: self.lists.open_next[node as usize],
-                        block,
-                        omit,
-                    };
-                    continue;
-                }
-                // An omission that leads to a configuration seen before, or the end of
-                // the open list: this configuration is exhausted.
-                _ => {}
+            if !omission {
+                cursor.node = self.next_in_pass(cursor);
+                continue;
             }
-            // Backtrack to the most recent linearization and try the next candidate after
-            // it. An omission is the last option at its point, so it unwinds further.
+            // This configuration is exhausted: backtrack to the most recent
+            // linearization and go on scanning after it.
             loop {
                 let Some(frame) = frames.pop() else {
                     return match mode {
@@ -452,28 +449,25 @@ impl<S: Spec> Search<'_, '_, S> {
                 self.decided.toggle(frame.op as usize);
                 self.lists.unlift(frame.op);
                 current = frame.prev;
-                let call = self.lists.call_entry[frame.op as usize];
-                match frame.kind {
-                    Choice::Omitted => continue,
-                    Choice::Main { quiet } => {
-                        if self.lists.required[frame.op as usize] {
-                            remaining += 1;
-                        }
-                        cursor = Cursor::Main {
-                            entry: self.lists.next[call as usize],
-                            quiet,
-                        };
+                if let Some(at) = frame.cursor {
+                    if self.lists.required[frame.op as usize] {
+                        remaining += 1;
                     }
-                    Choice::Open { block, omit } => {
-                        cursor = Cursor::Open {
-                            node: self.lists.open_next[call as usize],
-                            block,
-                            omit,
-                        };
-                    }
+                    cursor = Cursor {
+                        node: self.next_in_pass(at),
+                        ..at
+                    };
+                    break;
                 }
-                break;
             }
+        }
+    }
+
+    /// The candidate after the cursor's, in its pass's list.
+    fn next_in_pass(&self, cursor: Cursor) -> u32 {
+        match cursor.pass {
+            Pass::Quiet | Pass::Loud => self.lists.next[cursor.node as usize],
+            Pass::Open => self.lists.open_next[cursor.node as usize],
         }
     }
 
@@ -482,24 +476,52 @@ impl<S: Spec> Search<'_, '_, S> {
     fn configuration(&self, current: usize, frames: &[Frame]) -> (S::State, Vec<usize>) {
         let open = frames
             .iter()
-            .filter(|f| !matches!(f.kind, Choice::Omitted) && !self.lists.has_deadline(f.op))
+            .filter(|f| f.cursor.is_some() && !self.lists.has_deadline(f.op))
             .map(|f| f.op as usize)
             .collect();
         (self.memo.state(current).clone(), open)
     }
 
-    /// Tries to linearize `op` in configuration `current`; on success the operation is
-    /// marked decided and the new configuration memoized. With `quiet`, only an
-    /// operation that leaves the state unchanged (`Some(true)`) or only one that changes
-    /// it (`Some(false)`) qualifies.
-    fn try_linearize(&mut self, op: u32, current: usize, quiet: Option<bool>) -> Option<usize> {
+    /// Tries to linearize `op` in configuration `current`, if it qualifies for the
+    /// cursor's pass; on success the operation is marked decided and the new
+    /// configuration memoized.
+    ///
+    /// `before_open` is the configuration before the last choice if that was a pending
+    /// operation `p`. If `op` is tried in the open pass too and leads to the same state
+    /// whether or not `p` went first (a write overwriting a pending write), it is
+    /// skipped: that configuration is dominated by the one with `op` alone, which the
+    /// open pass before `p` tries as well (the main list, and so the point where the
+    /// main scan stops, is the same with or without `p`). Without this, `k` crashed
+    /// writes would be tried in all `2^k` combinations wherever the search backtracks.
+    fn try_linearize(
+        &mut self,
+        op: u32,
+        current: usize,
+        cursor: Cursor,
+        before_open: Option<usize>,
+    ) -> Option<usize> {
         let operation = self.ops[op as usize];
         let state = self.memo.state(current);
         let next_state = self
             .spec
             .step(state, &operation.input, operation.output.as_ref())?;
-        if quiet.is_some_and(|quiet| quiet != (next_state == *state)) {
+        let qualifies = match cursor.pass {
+            Pass::Quiet => next_state == *state,
+            Pass::Loud => next_state != *state,
+            Pass::Open => true,
+        };
+        if !qualifies {
             return None;
+        }
+        if let Some(before) = before_open.filter(|_| cursor.pass == Pass::Open) {
+            let without = self.spec.step(
+                self.memo.state(before),
+                &operation.input,
+                operation.output.as_ref(),
+            );
+            if without.as_ref() == Some(&next_state) {
+                return None;
+            }
         }
         // A pending operation that changes nothing is better left undecided: it stays
         // available for later, which dominates using it up here. (Not so for an open
