@@ -31,6 +31,19 @@ struct Planned<I> {
     returned_at: u64,
 }
 
+impl<I> Planned<I> {
+    /// The recorded operation, once the object has answered `output`.
+    fn completed<O>(self, output: O) -> Operation<I, O> {
+        Operation {
+            client: self.client,
+            input: self.input,
+            output: Some(output),
+            invoked_at: self.invoked_at,
+            returned_at: Some(self.returned_at),
+        }
+    }
+}
+
 /// Plans `per_client` back-to-back operations for each client, with random think
 /// times and random linearization points inside each interval, then sorts them by
 /// linearization point: the order in which a correct atomic object applies them.
@@ -94,13 +107,7 @@ fn kv_history(ops: usize, keys: u64, clients: u64) -> History<KvInput<u32, u64>,
                 }
                 _ => unreachable!("only gets and puts are generated"),
             };
-            Operation {
-                client: p.client,
-                input: p.input,
-                output: Some(output),
-                invoked_at: p.invoked_at,
-                returned_at: Some(p.returned_at),
-            }
+            p.completed(output)
         })
         .collect();
     record(ops)
@@ -133,13 +140,7 @@ fn register_history(ops: usize, clients: u64) -> RegisterHistory {
                 }
                 RegisterInput::CompareAndSet { .. } => unreachable!("not generated"),
             };
-            Operation {
-                client: p.client,
-                input: p.input,
-                output: Some(output),
-                invoked_at: p.invoked_at,
-                returned_at: Some(p.returned_at),
-            }
+            p.completed(output)
         })
         .collect();
     record(ops)

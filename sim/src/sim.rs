@@ -834,27 +834,21 @@ where
         }
         if self.rng.chance(link.config.duplicate) {
             self.stats.duplicated += 1;
-            let delay = self.link_delay(&link.config);
-            self.push(
-                self.now + delay,
-                Scheduled::Deliver {
-                    from,
-                    to: to_index,
-                    msg: msg.clone(),
-                    id,
-                },
-            );
+            self.schedule_delivery(from, to_index, msg.clone(), id, &link.config);
         }
-        let delay = self.link_delay(&link.config);
-        self.push(
-            self.now + delay,
-            Scheduled::Deliver {
-                from,
-                to: to_index,
-                msg,
-                id,
-            },
-        );
+        self.schedule_delivery(from, to_index, msg, id, &link.config);
+    }
+
+    fn schedule_delivery(
+        &mut self,
+        from: NodeId,
+        to: usize,
+        msg: N::Message,
+        id: u64,
+        config: &LinkConfig,
+    ) {
+        let delay = self.link_delay(config);
+        self.push(self.now + delay, Scheduled::Deliver { from, to, msg, id });
     }
 
     fn record_drop(&mut self, from: NodeId, to: NodeId, id: u64, reason: &'static str) {
