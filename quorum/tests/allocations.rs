@@ -32,7 +32,7 @@ fn main() {
             sink ^= voters
                 .committed_value(QuorumKind::Write, value)
                 .unwrap_or(0);
-            let granted = |id: NodeId| Some((id.0 + round) % 2 == 0);
+            let granted = |id: NodeId| Some((id.0 + round).is_multiple_of(2));
             sink ^= voters.vote_result(QuorumKind::Read, granted) as u64;
         }
         sink ^= joint.committed_value(QuorumKind::Write, value).unwrap_or(0);
