@@ -56,6 +56,9 @@ pub enum QuorumError {
     /// A grid whose rows are empty or of different lengths.
     #[error("grid rows must be non-empty and all of the same length")]
     NotRectangular,
+    /// A masking-quorum register was given a dissemination system.
+    #[error("a masking-quorum register needs a masking quorum system (n > 4f)")]
+    NotMasking,
     /// The system is too large for an analysis that enumerates subsets.
     #[error("{members} members is more than the {limit} that exhaustive analysis enumerates")]
     TooLargeToEnumerate {

@@ -44,6 +44,7 @@ mod flexible;
 mod grid;
 mod joint;
 mod majority;
+pub mod register;
 mod system;
 mod tally;
 mod weighted;
