@@ -431,6 +431,11 @@ impl Stamp {
         if !is_normal_id(&stamp.id) || !is_normal_event(&stamp.event) {
             return Err(DecodeError::NotCanonical("ITC tree not normalized"));
         }
+        // Some shapes fit a longer tag too (a zero child written out in full); only
+        // the encoder's choice is accepted, so each stamp has one encoding.
+        if stamp.encode() != bytes {
+            return Err(DecodeError::NotCanonical("ITC tree with a redundant tag"));
+        }
         Ok(stamp)
     }
 
