@@ -116,7 +116,8 @@ impl<T> CausalBuffer<T> {
     /// Accept a message from the network.
     ///
     /// # Errors
-    /// [`DeliveryError::Full`] if `capacity` messages are already waiting.
+    /// [`DeliveryError::Full`] if `capacity` messages are already waiting and this
+    /// one cannot be delivered at once either.
     pub fn receive(&mut self, message: CausalMessage<T>) -> Result<Receipt, DeliveryError> {
         let counter = message.clock.get(message.sender);
         let stale = counter <= self.delivered.get(message.sender);
@@ -127,7 +128,10 @@ impl<T> CausalBuffer<T> {
         if stale || buffered {
             return Ok(Receipt::Duplicate);
         }
-        if self.pending.len() >= self.capacity {
+        // A message deliverable at once is always accepted (it waits for nothing,
+        // and it may be the one the full buffer is waiting for); `pop_ready`
+        // removes it, so the buffer exceeds its bound by at most that one.
+        if self.pending.len() >= self.capacity && !self.deliverable(&message) {
             return Err(DeliveryError::Full {
                 capacity: self.capacity,
             });

@@ -79,10 +79,19 @@ fn check_lamport(exec: &Execution, stamps: &[LamportTimestamp]) -> Result<(), Te
     for a in 0..stamps.len() {
         for b in 0..stamps.len() {
             if happened_before(&h, a, b) {
-                prop_assert!(stamps[a] < stamps[b], "event {a} → {b} but L = {:?} !< {:?}", stamps[a], stamps[b]);
+                prop_assert!(
+                    stamps[a] < stamps[b],
+                    "event {a} → {b} but L = {:?} !< {:?}",
+                    stamps[a],
+                    stamps[b]
+                );
             }
             if a != b {
-                prop_assert_ne!(stamps[a], stamps[b], "a total order: distinct events differ");
+                prop_assert_ne!(
+                    stamps[a],
+                    stamps[b],
+                    "a total order: distinct events differ"
+                );
             }
         }
     }
@@ -155,9 +164,7 @@ proptest! {
 }
 
 /// Run a property over executions and report whether any case failed.
-fn finds_violation(
-    check: impl Fn(&Execution) -> Result<(), TestCaseError>,
-) -> bool {
+fn finds_violation(check: impl Fn(&Execution) -> Result<(), TestCaseError>) -> bool {
     let mut runner = TestRunner::new(config(256));
     runner.run(&executions(4, 40), |exec| check(&exec)).is_err()
 }
@@ -183,7 +190,10 @@ fn dense_membership_mismatch_is_an_error() {
     let m2 = Membership::new([NodeId(1), NodeId(3)]);
     let mut a = DenseVClock::new(&m1);
     let b = DenseVClock::new(&m2);
-    assert!(matches!(a.merge(&b), Err(synod_clocks::ClockError::MembershipMismatch { .. })));
+    assert!(matches!(
+        a.merge(&b),
+        Err(synod_clocks::ClockError::MembershipMismatch { .. })
+    ));
     assert!(a.causality(&b).is_err());
     assert_eq!(a.partial_cmp(&b), None);
     assert!(a.event(2).is_err());

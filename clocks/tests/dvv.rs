@@ -19,7 +19,10 @@ const SERVERS: usize = 3;
 #[derive(Clone, Debug)]
 enum Step {
     /// A client reads from `read_from` (or starts blind) and writes through `via`.
-    Write { read_from: Option<usize>, via: usize },
+    Write {
+        read_from: Option<usize>,
+        via: usize,
+    },
     /// Server `to` pulls `from`'s state.
     Sync { from: usize, to: usize },
 }
@@ -64,7 +67,11 @@ impl Truth {
         known
             .iter()
             .copied()
-            .filter(|&w| !known.iter().any(|&o| o != w && self.history[o as usize].contains(&w)))
+            .filter(|&w| {
+                !known
+                    .iter()
+                    .any(|&o| o != w && self.history[o as usize].contains(&w))
+            })
             .collect()
     }
 }
@@ -116,8 +123,11 @@ fn run_dvv(trace: &[Step]) -> Result<(), TestCaseError> {
                 };
                 let id = truth.write(truth_ctx, via);
                 let new = Dvv::update(&clocks(&servers[via]), &ctx, NodeId(via as u64)).unwrap();
-                let kept: Vec<(Dvv, u32)> =
-                    servers[via].iter().filter(|(d, _)| !d.le(&new)).cloned().collect();
+                let kept: Vec<(Dvv, u32)> = servers[via]
+                    .iter()
+                    .filter(|(d, _)| !d.le(&new))
+                    .cloned()
+                    .collect();
                 servers[via] = Dvv::sync(&kept, &[(new, id)]);
             }
             Step::Sync { from, to } => {
@@ -183,7 +193,10 @@ fn two_blind_writes_through_one_server_are_siblings() {
     set.update(&VersionVector::new(), s, "x").unwrap();
     set.update(&VersionVector::new(), s, "y").unwrap();
     let dotted: Vec<_> = set.dotted_values().collect();
-    assert_eq!(dotted, [(Some(Dot::new(s, 1)), &"x"), (Some(Dot::new(s, 2)), &"y")]);
+    assert_eq!(
+        dotted,
+        [(Some(Dot::new(s, 1)), &"x"), (Some(Dot::new(s, 2)), &"y")]
+    );
     // get() returns both; a write with the joined context overrides both.
     let ctx = set.join();
     set.update(&ctx, s, "z").unwrap();
@@ -235,5 +248,8 @@ fn dvv_overflow_is_an_error() {
     assert_eq!(stored.update(&full, s, 3), Err(ClockError::Overflow));
     assert_eq!(stored, DvvSet::new_empty(), "unchanged on error");
     assert_eq!(Dvv::update(&[], &full, s), Err(ClockError::Overflow));
-    assert_eq!(Dvv::new(Dot::new(s, 1), full).unwrap_err(), ClockError::Overflow);
+    assert_eq!(
+        Dvv::new(Dot::new(s, 1), full).unwrap_err(),
+        ClockError::Overflow
+    );
 }

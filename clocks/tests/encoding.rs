@@ -16,7 +16,12 @@ fn canonical<T: std::fmt::Debug>(
     encode: impl Fn(&T) -> Vec<u8>,
 ) -> Result<(), TestCaseError> {
     if let Ok(value) = decode(bytes) {
-        prop_assert_eq!(encode(&value), bytes, "{:?} decoded from a non-canonical form", value);
+        prop_assert_eq!(
+            encode(&value),
+            bytes,
+            "{:?} decoded from a non-canonical form",
+            value
+        );
     }
     Ok(())
 }
@@ -43,13 +48,19 @@ fn valid_encodings() -> impl Strategy<Value = Vec<u8>> {
             cc.encode()
         }),
         (vv.clone(), 0u64..5, 1u64..100).prop_map(|(v, r, n)| {
-            Dvv::new(Dot::new(NodeId(r), n), v).map(|d| d.encode()).unwrap_or_default()
+            Dvv::new(Dot::new(NodeId(r), n), v)
+                .map(|d| d.encode())
+                .unwrap_or_default()
         }),
         prop::collection::vec((0u64..3, prop::collection::vec(any::<u8>(), 0..4)), 0..6).prop_map(
             |writes| {
                 let mut set = DvvSet::new_empty();
                 for (r, value) in writes {
-                    let ctx = if r == 0 { VersionVector::new() } else { set.join() };
+                    let ctx = if r == 0 {
+                        VersionVector::new()
+                    } else {
+                        set.join()
+                    };
                     set.update(&ctx, NodeId(r), value).unwrap();
                 }
                 set.encode()
@@ -113,23 +124,41 @@ proptest! {
 #[test]
 fn malformed_inputs_get_typed_errors() {
     // A length far beyond the input: rejected before allocating.
-    assert_eq!(VersionVector::decode(&[0xff, 0xff, 0xff, 0xff, 0x0f]), Err(DecodeError::OutOfRange));
+    assert_eq!(
+        VersionVector::decode(&[0xff, 0xff, 0xff, 0xff, 0x0f]),
+        Err(DecodeError::OutOfRange)
+    );
     // Replicas out of order.
-    assert!(matches!(VersionVector::decode(&[2, 5, 1, 3, 1]), Err(DecodeError::NotCanonical(_))));
+    assert!(matches!(
+        VersionVector::decode(&[2, 5, 1, 3, 1]),
+        Err(DecodeError::NotCanonical(_))
+    ));
     // A zero counter.
-    assert!(matches!(VersionVector::decode(&[1, 5, 0]), Err(DecodeError::NotCanonical(_))));
+    assert!(matches!(
+        VersionVector::decode(&[1, 5, 0]),
+        Err(DecodeError::NotCanonical(_))
+    ));
     // Empty input.
     assert_eq!(Stamp::decode(&[]), Err(DecodeError::Truncated));
     // An ITC id nested beyond the limit: (0, (0, (0, ...))) as 2-bit tags "01".
     let deep = vec![0b0101_0101u8; 200];
-    assert_eq!(Stamp::decode(&deep), Err(DecodeError::TooDeep(synod_clocks::itc::MAX_DEPTH)));
+    assert_eq!(
+        Stamp::decode(&deep),
+        Err(DecodeError::TooDeep(synod_clocks::itc::MAX_DEPTH))
+    );
     // An unnormalized ITC id (1, 1) = <3,2> <0,2><1,1> <0,2><1,1>, event 0.
     let bits = "11".to_string() + "001" + "001" + "1" + "0" + "00";
-    assert!(matches!(Stamp::decode(&pack(&bits)), Err(DecodeError::NotCanonical(_))));
+    assert!(matches!(
+        Stamp::decode(&pack(&bits)),
+        Err(DecodeError::NotCanonical(_))
+    ));
     // A DVV whose dot is already in its context.
     let mut bytes = vec![1, 2];
     bytes.extend(VersionVector::from_entries([(NodeId(1), 5)]).encode());
-    assert!(matches!(Dvv::decode(&bytes), Err(DecodeError::NotCanonical(_))));
+    assert!(matches!(
+        Dvv::decode(&bytes),
+        Err(DecodeError::NotCanonical(_))
+    ));
 }
 
 fn pack(bits: &str) -> Vec<u8> {

@@ -40,7 +40,8 @@ fn run(trace: &[Step], broken_event: bool) -> Vec<(Stamp, VersionVector)> {
         NodeId(next_id)
     };
     // (stamp, shadow history, the shadow id this stamp counts its events under)
-    let mut live: Vec<(Stamp, VersionVector, NodeId)> = vec![(Stamp::seed(), VersionVector::new(), fresh())];
+    let mut live: Vec<(Stamp, VersionVector, NodeId)> =
+        vec![(Stamp::seed(), VersionVector::new(), fresh())];
     let mut seen = Vec::new();
     for step in trace {
         match step {

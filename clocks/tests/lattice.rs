@@ -87,36 +87,43 @@ fn dvvsets() -> impl Strategy<Value = Vec<DvvSet<u32>>> {
 
 /// ITC stamps from a random fork/event/join trace (one pool, ids disjoint).
 fn stamps() -> impl Strategy<Value = Vec<Stamp>> {
-    prop::collection::vec((0u8..4, any::<prop::sample::Index>(), any::<prop::sample::Index>()), 1..40)
-        .prop_map(|steps| {
-            let mut live = vec![Stamp::seed()];
-            let mut seen = Vec::new();
-            for (kind, i, j) in steps {
-                let i = i.index(live.len());
-                match kind {
-                    0 => live[i].event().unwrap(),
-                    1 => {
-                        let (a, b) = live.swap_remove(i).fork();
-                        live.push(a);
-                        live.push(b);
-                    }
-                    2 if live.len() > 1 => {
-                        let a = live.swap_remove(i);
-                        let j = j.index(live.len());
-                        let b = live.swap_remove(j);
-                        live.push(a.join(b).unwrap());
-                    }
-                    _ => {
-                        let j = j.index(live.len());
-                        let msg = live[j].peek();
-                        let me = live.swap_remove(i);
-                        live.push(me.join(msg).unwrap());
-                    }
+    prop::collection::vec(
+        (
+            0u8..4,
+            any::<prop::sample::Index>(),
+            any::<prop::sample::Index>(),
+        ),
+        1..40,
+    )
+    .prop_map(|steps| {
+        let mut live = vec![Stamp::seed()];
+        let mut seen = Vec::new();
+        for (kind, i, j) in steps {
+            let i = i.index(live.len());
+            match kind {
+                0 => live[i].event().unwrap(),
+                1 => {
+                    let (a, b) = live.swap_remove(i).fork();
+                    live.push(a);
+                    live.push(b);
                 }
-                seen.extend(live.iter().cloned());
+                2 if live.len() > 1 => {
+                    let a = live.swap_remove(i);
+                    let j = j.index(live.len());
+                    let b = live.swap_remove(j);
+                    live.push(a.join(b).unwrap());
+                }
+                _ => {
+                    let j = j.index(live.len());
+                    let msg = live[j].peek();
+                    let me = live.swap_remove(i);
+                    live.push(me.join(msg).unwrap());
+                }
             }
-            seen
-        })
+            seen.extend(live.iter().cloned());
+        }
+        seen
+    })
 }
 
 fn pick3<T: Clone + std::fmt::Debug + 'static>(
@@ -186,17 +193,18 @@ proptest! {
 #[test]
 fn law_checker_catches_a_summing_join() {
     let sum = |a: &VersionVector, b: &VersionVector| {
-        VersionVector::from_entries(
-            a.iter()
-                .chain(b.iter())
-                .fold(std::collections::BTreeMap::new(), |mut m, (r, n)| {
-                    *m.entry(r).or_insert(0) += n;
-                    m
-                }),
-        )
+        VersionVector::from_entries(a.iter().chain(b.iter()).fold(
+            std::collections::BTreeMap::new(),
+            |mut m, (r, n)| {
+                *m.entry(r).or_insert(0) += n;
+                m
+            },
+        ))
     };
     let mut runner = TestRunner::new(config(64));
-    let result = runner.run(&(vv(), vv(), vv()), |(a, b, c)| laws(&a, &b, &c, sum, |x, y| x == y));
+    let result = runner.run(&(vv(), vv(), vv()), |(a, b, c)| {
+        laws(&a, &b, &c, sum, |x, y| x == y)
+    });
     assert!(result.is_err());
 }
 
