@@ -97,7 +97,7 @@ impl BitWriter {
     pub(crate) fn put(&mut self, value: u64, width: u32) {
         for k in (0..width).rev() {
             let bit = (value >> k) & 1;
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if bit == 1 {

@@ -100,9 +100,9 @@ fn run_dvvset(trace: &[Step], forget_gaps: bool) -> Result<(), TestCaseError> {
                 truth.known[to].extend(k);
             }
         }
-        for s in 0..SERVERS {
-            let got: BTreeSet<u32> = servers[s].values().copied().collect();
-            prop_assert_eq!(got.len(), servers[s].size(), "a value stored twice");
+        for (s, server) in servers.iter().enumerate() {
+            let got: BTreeSet<u32> = server.values().copied().collect();
+            prop_assert_eq!(got.len(), server.size(), "a value stored twice");
             prop_assert_eq!(got, truth.siblings(s), "server {} after {:?}", s, step);
         }
     }
@@ -136,8 +136,8 @@ fn run_dvv(trace: &[Step]) -> Result<(), TestCaseError> {
                 truth.known[to].extend(k);
             }
         }
-        for s in 0..SERVERS {
-            let got: BTreeSet<u32> = servers[s].iter().map(|(_, v)| *v).collect();
+        for (s, server) in servers.iter().enumerate() {
+            let got: BTreeSet<u32> = server.iter().map(|(_, v)| *v).collect();
             prop_assert_eq!(got, truth.siblings(s), "server {} after {:?}", s, step);
         }
     }

@@ -4,6 +4,9 @@
 use super::{CristianSample, LocalClock, clamp};
 use synod_core::{Actions, Input, Node, NodeId};
 
+/// How many answered polls a member remembers.
+const REPLIES_KEPT: usize = 4;
+
 /// One node's clock as the master estimated it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -139,7 +142,14 @@ enum Role {
     Member {
         master: NodeId,
         applied_round: u64,
-        /// The error of the latest adjustment and the local reading when it was made.
+        /// The latest polls answered: (round, local reading sent, corrections
+        /// applied since), at most `REPLIES_KEPT`. A master's delta is relative to
+        /// the reading it was computed from, so corrections applied after that
+        /// reading was sent (an adjustment overtaken by the next poll) are
+        /// subtracted when the delta arrives.
+        replied: Vec<(u64, i64, i64)>,
+        /// The master's error on the latest adjustment, and the reading the member
+        /// sent for that round, shifted by the adjustment.
         synced: Option<(i64, i64)>,
     },
 }
@@ -179,6 +189,7 @@ impl BerkeleyNode {
             role: Role::Member {
                 master,
                 applied_round: 0,
+                replied: Vec::with_capacity(REPLIES_KEPT),
                 synced: None,
             },
         }
@@ -192,17 +203,28 @@ impl BerkeleyNode {
     /// The latest round this node applied (the master: the latest it completed).
     pub fn round(&self) -> u64 {
         match &self.role {
-            Role::Master { round, .. } => round.saturating_sub(1),
+            Role::Master { round, open, .. } => round.saturating_sub(u64::from(*open)),
             Role::Member { applied_round, .. } => *applied_round,
         }
     }
 
-    /// For a member that applied a correction: the master's error bound on it and
-    /// the local reading when it was applied.
-    pub fn last_sync(&self) -> Option<(i64, i64)> {
+    /// For a member that applied a correction: a bound on |its clock − the master's
+    /// clock| right now, valid while the master has completed no later round. It is
+    /// the master's estimation error (half the round trip), plus twice the reading
+    /// `granularity`, plus `max_drift_ppm` of the time since the member sent its
+    /// reading. The master's own bound is 0.
+    pub fn error_bound(&self, granularity: i64, max_drift_ppm: i64) -> Option<i64> {
         match &self.role {
-            Role::Member { synced, .. } => *synced,
-            Role::Master { .. } => None,
+            Role::Master { .. } => Some(0),
+            Role::Member { synced, .. } => {
+                let (error, reading) = (*synced)?;
+                let since = i128::from(self.clock.read()) - i128::from(reading);
+                let window = since + 2 * i128::from(error) + i128::from(granularity);
+                let drift = (window * i128::from(max_drift_ppm) + 999_999) / 1_000_000;
+                Some(clamp(
+                    i128::from(error) + 2 * i128::from(granularity) + drift,
+                ))
+            }
         }
     }
 
@@ -280,9 +302,10 @@ impl Node for BerkeleyNode {
             Input::Tick => {
                 self.clock.tick();
                 let start = match &self.role {
-                    Role::Master { config, .. } => {
-                        self.clock.ticks() % config.poll_every_ticks.max(1) == 0
-                    }
+                    Role::Master { config, .. } => self
+                        .clock
+                        .ticks()
+                        .is_multiple_of(config.poll_every_ticks.max(1)),
                     Role::Member { .. } => false,
                 };
                 if start {
@@ -307,21 +330,33 @@ impl Node for BerkeleyNode {
                 }
             }
             Input::Message { from, msg } => match (&mut self.role, msg) {
-                (Role::Member { master, .. }, BerkeleyMessage::Poll { round })
-                    if from == *master =>
-                {
-                    out.send(
-                        from,
-                        BerkeleyMessage::Time {
-                            round,
-                            time: self.clock.read(),
-                        },
-                    );
+                (
+                    Role::Member {
+                        master, replied, ..
+                    },
+                    BerkeleyMessage::Poll { round },
+                ) if from == *master => {
+                    // A duplicated poll gets the same reading again: the master
+                    // may use either copy, and the correction must match the
+                    // reading it was computed from.
+                    let time = match replied.iter().find(|r| r.0 == round) {
+                        Some(&(_, time, _)) => time,
+                        None => {
+                            let time = self.clock.read();
+                            if replied.len() == REPLIES_KEPT {
+                                replied.remove(0);
+                            }
+                            replied.push((round, time, 0));
+                            time
+                        }
+                    };
+                    out.send(from, BerkeleyMessage::Time { round, time });
                 }
                 (
                     Role::Member {
                         master,
                         applied_round,
+                        replied,
                         synced,
                     },
                     BerkeleyMessage::Adjust {
@@ -331,10 +366,19 @@ impl Node for BerkeleyNode {
                     },
                 ) if from == *master && round > *applied_round => {
                     // Deltas are relative, so applying one twice would double it:
-                    // only a newer round's adjustment is applied.
+                    // only a newer round's adjustment is applied, and only if the
+                    // reading it answers is still known.
+                    let Some(&(_, reading, since)) = replied.iter().find(|r| r.0 == round) else {
+                        return;
+                    };
+                    let effective = delta.saturating_sub(since);
                     *applied_round = round;
-                    self.clock.adjust(delta);
-                    *synced = Some((error, self.clock.read()));
+                    self.clock.adjust(effective);
+                    replied.retain(|r| r.0 > round);
+                    for later in replied.iter_mut() {
+                        later.2 = later.2.saturating_add(effective);
+                    }
+                    *synced = Some((error, reading.saturating_add(delta)));
                     out.emit(BerkeleyEvent::Adjusted { round, delta });
                 }
                 (

@@ -54,6 +54,11 @@ impl LocalClock {
         self.units_per_tick
     }
 
+    /// The offset: the initial error plus every adjustment so far.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
     /// Step the clock by `delta` (positive: forward).
     pub fn adjust(&mut self, delta: i64) {
         self.offset = self.offset.saturating_add(delta);

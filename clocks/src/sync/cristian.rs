@@ -212,7 +212,13 @@ impl CristianNode {
         else {
             return;
         };
-        let Some(mut best) = CristianSample::best(samples) else {
+        // The best sample and when (local reading) it was taken: drift since then
+        // counts against the bound, even if the round is settled later.
+        let Some((mut best, taken_at)) = samples
+            .iter()
+            .filter_map(|s| s.estimate().ok().map(|e| (e, s.reply_received)))
+            .min_by_key(|(e, _)| e.error)
+        else {
             return;
         };
         samples.clear();
@@ -220,7 +226,7 @@ impl CristianNode {
             best.offset = best.offset.saturating_sub(best.round_trip / 2);
         }
         self.clock.adjust(best.offset);
-        *synced = Some((best, self.clock.read()));
+        *synced = Some((best, taken_at.saturating_add(best.offset)));
         let error_bound = self.error_bound().unwrap_or(i64::MAX);
         out.emit(Adjusted {
             delta: best.offset,
@@ -247,16 +253,19 @@ impl Node for CristianNode {
         match input {
             Input::Tick => {
                 self.clock.tick();
-                let now = self.clock.read();
                 let start = match &self.role {
-                    Role::Client { config, .. } => {
-                        self.clock.ticks() % config.poll_every_ticks.max(1) == 0
-                    }
+                    Role::Client { config, .. } => self
+                        .clock
+                        .ticks()
+                        .is_multiple_of(config.poll_every_ticks.max(1)),
                     Role::Server => false,
                 };
                 if start {
                     // A new round: settle the previous one with what arrived.
                     self.finish_round(out);
+                    // Read after settling: the round may just have stepped the clock,
+                    // and the new requests' send times must be on the new scale.
+                    let now = self.clock.read();
                     if let Role::Client {
                         config,
                         round,
