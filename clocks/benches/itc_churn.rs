@@ -40,15 +40,30 @@ fn main() {
         next_id += 1;
         NodeId(next_id)
     };
-    let mut live = vec![Participant { stamp: Stamp::seed(), vv: VersionVector::new(), id: fresh() }];
+    let mut live = vec![Participant {
+        stamp: Stamp::seed(),
+        vv: VersionVector::new(),
+        id: fresh(),
+    }];
     while live.len() < LIVE {
         let p = live.remove(0);
         let (a, b) = p.stamp.fork();
-        live.push(Participant { stamp: a, vv: p.vv.clone(), id: fresh() });
-        live.push(Participant { stamp: b, vv: p.vv, id: fresh() });
+        live.push(Participant {
+            stamp: a,
+            vv: p.vv.clone(),
+            id: fresh(),
+        });
+        live.push(Participant {
+            stamp: b,
+            vv: p.vv,
+            id: fresh(),
+        });
     }
     println!("ITC vs version vector under churn, {LIVE} live participants (bytes per participant)");
-    println!("{:>7} {:>10} {:>9} {:>9} {:>9} {:>9}", "rounds", "ids ever", "ITC mean", "ITC max", "VV mean", "VV max");
+    println!(
+        "{:>7} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "rounds", "ids ever", "ITC mean", "ITC max", "VV mean", "VV max"
+    );
     for round in 1..=*CHECKPOINTS.last().unwrap() {
         for p in &mut live {
             p.stamp.event().unwrap();
@@ -75,7 +90,11 @@ fn main() {
         let (a, b) = live[parent].stamp.fork();
         live[parent].stamp = a;
         let vv = live[parent].vv.clone();
-        live.push(Participant { stamp: b, vv, id: fresh() });
+        live.push(Participant {
+            stamp: b,
+            vv,
+            id: fresh(),
+        });
 
         if CHECKPOINTS.contains(&round) {
             let itc: Vec<usize> = live.iter().map(|p| p.stamp.encode().len()).collect();
