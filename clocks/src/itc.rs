@@ -148,13 +148,6 @@ impl Event {
         }
     }
 
-    fn lift(self, m: u64) -> Event {
-        match self {
-            Event::Leaf(n) => Event::Leaf(n.saturating_add(m)),
-            Event::Node(n, l, r) => Event::Node(n.saturating_add(m), l, r),
-        }
-    }
-
     fn sink(self, m: u64) -> Event {
         match self {
             Event::Leaf(n) => Event::Leaf(n - m.min(n)),
@@ -182,27 +175,32 @@ impl Event {
 
     /// The pointwise maximum of two event trees (the lattice join).
     pub fn join(&self, other: &Event) -> Event {
-        match (self, other) {
-            (Event::Leaf(a), Event::Leaf(b)) => Event::Leaf((*a).max(*b)),
-            (Event::Leaf(a), Event::Node(..)) => {
-                Event::Node(*a, Box::new(Event::Leaf(0)), Box::new(Event::Leaf(0))).join(other)
-            }
-            (Event::Node(..), Event::Leaf(b)) => self.join(&Event::Node(
-                *b,
-                Box::new(Event::Leaf(0)),
-                Box::new(Event::Leaf(0)),
-            )),
-            (Event::Node(n1, l1, r1), Event::Node(n2, l2, r2)) => {
-                if n1 > n2 {
-                    return other.join(self);
-                }
-                let d = n2 - n1;
-                Event::node(
-                    *n1,
-                    l1.join(&(**l2).clone().lift(d)),
-                    r1.join(&(**r2).clone().lift(d)),
-                )
-            }
+        Event::join_lifted(self, 0, other, 0)
+    }
+
+    /// Join `a` lifted by `da` with `b` lifted by `db`, without cloning subtrees to
+    /// lift them (the paper's join, with the lifts carried as offsets).
+    fn join_lifted(a: &Event, da: u64, b: &Event, db: u64) -> Event {
+        const ZERO: &Event = &Event::Leaf(0);
+        let ((n1, c1), (n2, c2)) = (a.lifted_parts(da), b.lifted_parts(db));
+        if c1.is_none() && c2.is_none() {
+            return Event::Leaf(n1.max(n2));
+        }
+        let (l1, r1) = c1.unwrap_or((ZERO, ZERO));
+        let (l2, r2) = c2.unwrap_or((ZERO, ZERO));
+        let m = n1.min(n2);
+        Event::node(
+            m,
+            Event::join_lifted(l1, n1 - m, l2, n2 - m),
+            Event::join_lifted(r1, n1 - m, r2, n2 - m),
+        )
+    }
+
+    /// The base lifted by `d`, and the subtrees if any.
+    fn lifted_parts(&self, d: u64) -> (u64, Option<(&Event, &Event)>) {
+        match self {
+            Event::Leaf(n) => (n.saturating_add(d), None),
+            Event::Node(n, l, r) => (n.saturating_add(d), Some((&**l, &**r))),
         }
     }
 

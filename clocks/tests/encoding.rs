@@ -120,6 +120,36 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(256))]
+
+    // decode(encode(x)) == x for every type with an encoding.
+    #[test]
+    fn encode_then_decode_is_identity(
+        pairs in prop::collection::vec((0u64..1_000, 1u64..u64::MAX), 0..6),
+        dots in prop::collection::vec((0u64..4, 1u64..30), 0..12),
+        writes in prop::collection::vec((0u64..3, any::<bool>(), prop::collection::vec(any::<u8>(), 0..5)), 0..8),
+        dot in (0u64..5, 1u64..100),
+    ) {
+        let vv = VersionVector::from_entries(pairs.into_iter().map(|(r, n)| (NodeId(r), n)));
+        prop_assert_eq!(VersionVector::decode(&vv.encode()), Ok(vv.clone()));
+        let mut cc = CausalContext::new();
+        for (r, n) in dots {
+            cc.insert(Dot::new(NodeId(r), n));
+        }
+        prop_assert_eq!(CausalContext::decode(&cc.encode()), Ok(cc));
+        if let Ok(dvv) = Dvv::new(Dot::new(NodeId(dot.0), dot.1), vv) {
+            prop_assert_eq!(Dvv::decode(&dvv.encode()), Ok(dvv));
+        }
+        let mut set = DvvSet::new_empty();
+        for (r, read_first, value) in writes {
+            let ctx = if read_first { set.join() } else { VersionVector::new() };
+            set.update(&ctx, NodeId(r), value).unwrap();
+        }
+        prop_assert_eq!(DvvSet::decode(&set.encode()), Ok(set));
+    }
+}
+
 // Specific malformed inputs get the specific error.
 #[test]
 fn malformed_inputs_get_typed_errors() {

@@ -158,6 +158,37 @@ enum Role {
 /// polls every member each `poll_every_ticks` ticks, estimates each member's offset
 /// as in Cristian's algorithm, and at the start of the next round (or when every
 /// member answered) computes [`berkeley_average`] and sends each member its delta.
+///
+/// ```
+/// use synod_clocks::sync::{BerkeleyConfig, BerkeleyNode, LocalClock};
+/// use synod_core::{Action, Actions, Input, Node, NodeId};
+///
+/// let ids = [NodeId(0), NodeId(1), NodeId(2)];
+/// let config = BerkeleyConfig {
+///     members: vec![ids[1], ids[2]], poll_every_ticks: 1, tolerance: 1_000, keep_outliers: false,
+/// };
+/// let mut nodes = vec![
+///     BerkeleyNode::master(ids[0], LocalClock::new(10, 0), config),
+///     BerkeleyNode::member(ids[1], LocalClock::new(10, 300), ids[0]),
+///     BerkeleyNode::member(ids[2], LocalClock::new(10, -600), ids[0]),
+/// ];
+/// // Deliver every message at once, in order, until nothing moves.
+/// // The master ticks (its clock reads 10) and polls; the members read 300 and −600.
+/// let mut queue: Vec<(NodeId, Input<_, ()>)> = vec![(ids[0], Input::Tick)];
+/// while let Some((at, input)) = queue.pop() {
+///     let mut out = Actions::new();
+///     nodes[at.0 as usize].step(input, &mut out);
+///     for action in out.drain() {
+///         if let Action::Send { to, msg } = action {
+///             queue.insert(0, (to, Input::Message { from: at, msg }));
+///         }
+///     }
+/// }
+/// // Offsets from the master: 0, +290, −610; their average, rounded down, is −107,
+/// // and every clock now reads 10 − 107.
+/// let readings: Vec<i64> = nodes.iter().map(|n| n.clock().read()).collect();
+/// assert_eq!(readings, [-97, -97, -97]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct BerkeleyNode {
     id: NodeId,

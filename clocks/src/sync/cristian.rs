@@ -138,6 +138,40 @@ enum Role {
 /// The client states its own error bound ([`error_bound`](Self::error_bound)): the
 /// best round trip's half, plus granularity, plus drift since the round. Tests check
 /// on the simulator that the true error never exceeds it.
+///
+/// Driving a client and its server by hand (the simulator does the same with
+/// delays, loss and drift):
+///
+/// ```
+/// use synod_clocks::sync::{CristianConfig, CristianMessage, CristianNode, LocalClock};
+/// use synod_core::{Action, Actions, Input, Node, NodeId};
+///
+/// let (server_id, client_id) = (NodeId(0), NodeId(1));
+/// let config = CristianConfig {
+///     server: server_id, poll_every_ticks: 5, probes: 1, granularity: 20, max_drift_ppm: 0,
+/// };
+/// let mut server = CristianNode::server(server_id, LocalClock::new(10, 10_000));
+/// let mut client = CristianNode::client(client_id, LocalClock::new(10, 0), config);
+/// let (mut to_server, mut to_client) = (Actions::new(), Actions::new());
+/// for _ in 0..5 {
+///     server.step(Input::Tick, &mut to_client);
+///     client.step(Input::Tick, &mut to_server);   // the fifth tick starts a round
+/// }
+/// for action in to_server.drain() {
+///     if let Action::Send { msg, .. } = action {
+///         server.step(Input::Message { from: client_id, msg }, &mut to_client);
+///     }
+/// }
+/// let mut out = Actions::new();
+/// for action in to_client.drain() {
+///     if let Action::Send { msg, .. } = action {
+///         client.step(Input::Message { from: server_id, msg }, &mut out);
+///     }
+/// }
+/// // The reply arrived within the same tick: the client now reads the server's time.
+/// assert_eq!(client.clock().read(), server.clock().read());
+/// assert_eq!(client.error_bound(), Some(40)); // RTT/2 = 0, plus 2 × granularity
+/// ```
 #[derive(Clone, Debug)]
 pub struct CristianNode {
     id: NodeId,
