@@ -43,8 +43,9 @@
 //! Clocks are data: create one per process (or per datum), call the event method on
 //! every local event, attach the clock (or a timestamp) to messages, and merge or
 //! receive on the other side. The synchronization protocols in [`sync`] are also
-//! step-function nodes ([`sync::CristianNode`], [`sync::BerkeleyNode`]) that run on
-//! the `synod-core` driver or the `synod-sim` simulator.
+//! step-function nodes ([`sync::CristianNode`], [`sync::BerkeleyNode`],
+//! [`sync::NtpNode`]) that run on the `synod-core` driver or the `synod-sim`
+//! simulator.
 //!
 //! ## Example
 //!

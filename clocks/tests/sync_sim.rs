@@ -9,7 +9,7 @@
 
 use synod_clocks::sync::{
     BerkeleyConfig, BerkeleyEvent, BerkeleyMessage, BerkeleyNode, CristianConfig, CristianNode,
-    LocalClock,
+    LocalClock, NtpConfig, NtpNode,
 };
 use synod_core::{ActionsOf, Input, InputOf, Node, NodeId};
 use synod_sim::{Delay, Fault, LinkConfig, SimConfig, SimRng, check_seeds};
@@ -325,4 +325,106 @@ fn berkeley_converges_and_rejects_the_falseticker() {
 fn berkeley_checker_catches_averaging_the_falseticker() {
     let caught = (0..8).filter(|&seed| berkeley(seed, true).is_err()).count();
     assert_eq!(caught, 8, "averaging a falseticker went unnoticed");
+}
+
+/// True time: a perfect server. Two more true servers are within ±12 of it (and say
+/// so: server error 15); the fourth is a falseticker 50,000 ahead.
+const REFERENCE: NodeId = NodeId(10);
+const NTP_SERVERS: [NodeId; 4] = [REFERENCE, NodeId(11), NodeId(12), NodeId(13)];
+const NTP_FALSETICKER: NodeId = NodeId(13);
+const NTP_CLIENTS: [NodeId; 2] = [NodeId(1), NodeId(2)];
+
+fn ntp(seed: u64, trust_all: bool) -> Result<(), String> {
+    let config = NtpConfig {
+        servers: NTP_SERVERS.to_vec(),
+        poll_every_ticks: 20,
+        filter_size: 8,
+        server_error: 15,
+        granularity: GRANULARITY,
+        max_drift_ppm: MAX_DRIFT_PPM,
+        min_truechimers: 2,
+        trust_all,
+    };
+    let ids = NTP_SERVERS.iter().chain(&NTP_CLIENTS).copied();
+    let mut sim = synod_sim::Sim::new(sim_config(seed), ids, move |id, _: &Vec<()>| match id.0 {
+        10 => NtpNode::server(id, LocalClock::new(UNITS, 0)),
+        11 => NtpNode::server(id, LocalClock::new(UNITS, 12)),
+        12 => NtpNode::server(id, LocalClock::new(UNITS, -12)),
+        13 => NtpNode::server(id, LocalClock::new(UNITS, 50_000)),
+        _ => NtpNode::client(
+            id,
+            LocalClock::new(UNITS, initial_offset(seed, id, 5_000)),
+            config.clone(),
+        ),
+    })
+    .map_err(|e| e.to_string())?;
+    for (client, period) in NTP_CLIENTS.iter().zip([9, 11]) {
+        sim.apply(Fault::SetTickPeriod {
+            node: *client,
+            period,
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    // One true server is unreachable for a while: its samples age and widen.
+    sim.schedule(6_000, Fault::Partition(vec![vec![NodeId(11)]]))
+        .map_err(|e| e.to_string())?;
+    sim.schedule(12_000, Fault::Heal)
+        .map_err(|e| e.to_string())?;
+    sim.add_invariant(
+        "every synchronized client is within its claimed bound of true time",
+        |sim| {
+            let Some(truth) = sim.node(REFERENCE).map(|r| r.clock().read()) else {
+                return Ok(());
+            };
+            for client in NTP_CLIENTS {
+                let Some(node) = sim.node(client) else {
+                    continue;
+                };
+                if let Some(bound) = node.error_bound() {
+                    let error = (node.clock().read() - truth).abs();
+                    if error > bound {
+                        return Err(format!(
+                            "{client} is {error} from true time, claims at most {bound}"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
+    for (_, _, selected) in sim.events() {
+        if selected.truechimers.contains(&NTP_FALSETICKER) {
+            return Err(format!("falseticker selected: {selected:?}"));
+        }
+    }
+    for client in NTP_CLIENTS {
+        let bound = sim
+            .node(client)
+            .and_then(|n| n.error_bound())
+            .ok_or(format!("{client} never synchronized"))?;
+        if bound > 300 {
+            return Err(format!("{client} ends with a loose bound {bound}"));
+        }
+    }
+    Ok(())
+}
+
+// An NTP-style client polling four servers, one a falseticker, through loss,
+// duplication, reordering and a partition, with a drifting clock: it never selects
+// the falseticker and is always within its claimed bound of true time.
+#[test]
+fn ntp_client_rejects_the_falseticker_and_keeps_its_bound() {
+    check_seeds(
+        "ntp_client_rejects_the_falseticker_and_keeps_its_bound",
+        16,
+        |seed| ntp(seed, false),
+    );
+}
+
+// Averaging every server instead of selecting truechimers is caught.
+#[test]
+fn ntp_checker_catches_trusting_every_server() {
+    let caught = (0..8).filter(|&seed| ntp(seed, true).is_err()).count();
+    assert_eq!(caught, 8, "trusting the falseticker went unnoticed");
 }

@@ -1,7 +1,8 @@
 //! Clock synchronization: pure arithmetic for Cristian's algorithm, the Berkeley
 //! algorithm, NTP's on-wire protocol, its clock filter, and Marzullo's algorithm with
-//! NTP's intersection variant; and step-function nodes running Cristian and Berkeley
-//! on the `synod-core` contract.
+//! NTP's intersection variant; and step-function nodes running Cristian
+//! ([`CristianNode`]), Berkeley ([`BerkeleyNode`]) and an NTP-style client with
+//! falseticker rejection ([`NtpNode`]) on the `synod-core` contract.
 //!
 //! Times here are clock readings in any unit the caller chooses, as `i64` (offsets
 //! are signed). Arithmetic is done in 128 bits, so no intermediate overflows; results
@@ -11,6 +12,7 @@ mod berkeley;
 mod clock;
 mod cristian;
 mod ntp;
+mod ntp_node;
 mod select;
 
 pub use berkeley::{
@@ -22,6 +24,7 @@ pub use cristian::{
     Adjusted, CristianConfig, CristianEstimate, CristianMessage, CristianNode, CristianSample,
 };
 pub use ntp::{ClockFilter, NtpSample};
+pub use ntp_node::{NtpConfig, NtpMessage, NtpNode, Selected};
 pub use select::{Agreement, Interval, Selection, intersection, marzullo};
 
 /// A measurement that cannot be right was offered.

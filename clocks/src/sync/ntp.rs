@@ -65,19 +65,23 @@ impl NtpSample {
 
 /// NTP's clock filter: the last `capacity` samples from one server (8 in NTP), of
 /// which the one with the smallest delay is trusted — delay is the error bound, and
-/// the least-delayed exchange is the least distorted by queueing.
+/// the least-delayed exchange is the least distorted by queueing. Each sample may
+/// carry the local time it arrived (for aging its error, as NTP's dispersion does).
 ///
 /// ```
 /// use synod_clocks::sync::{ClockFilter, NtpSample};
 /// let mut filter = ClockFilter::new(8);
 /// filter.push(NtpSample { offset: 130, delay: 90 });
-/// filter.push(NtpSample { offset: 101, delay: 12 });
+/// filter.push_at(NtpSample { offset: 101, delay: 12 }, 5_000);
 /// filter.push(NtpSample { offset: 70, delay: 60 });
 /// assert_eq!(filter.best(), Some(NtpSample { offset: 101, delay: 12 }));
+/// assert_eq!(filter.best_at(), Some((NtpSample { offset: 101, delay: 12 }, 5_000)));
+/// filter.shift(-100);                       // the local clock was stepped back 100
+/// assert_eq!(filter.best_at(), Some((NtpSample { offset: 201, delay: 12 }, 4_900)));
 /// ```
 #[derive(Clone, Debug)]
 pub struct ClockFilter {
-    samples: VecDeque<NtpSample>,
+    samples: VecDeque<(NtpSample, i64)>,
     capacity: usize,
 }
 
@@ -91,17 +95,46 @@ impl ClockFilter {
         }
     }
 
-    /// Add a sample, forgetting the oldest beyond the capacity.
+    /// Add a sample (arrival time 0), forgetting the oldest beyond the capacity.
     pub fn push(&mut self, sample: NtpSample) {
+        self.push_at(sample, 0);
+    }
+
+    /// Add a sample that arrived at local time `arrived`.
+    pub fn push_at(&mut self, sample: NtpSample, arrived: i64) {
         if self.samples.len() == self.capacity {
             self.samples.pop_front();
         }
-        self.samples.push_back(sample);
+        self.samples.push_back((sample, arrived));
     }
 
     /// The sample with the smallest delay (the newest among equals).
     pub fn best(&self) -> Option<NtpSample> {
-        self.samples.iter().rev().min_by_key(|s| s.delay).copied()
+        self.best_at().map(|(s, _)| s)
+    }
+
+    /// The best sample and when it arrived.
+    pub fn best_at(&self) -> Option<(NtpSample, i64)> {
+        self.samples
+            .iter()
+            .rev()
+            .min_by_key(|(s, _)| s.delay)
+            .copied()
+    }
+
+    /// Every sample with its arrival time, oldest first: for a selection that ages
+    /// samples (NTP's synchronization distance: δ/2 plus dispersion grown since).
+    pub fn samples(&self) -> impl ExactSizeIterator<Item = (NtpSample, i64)> + '_ {
+        self.samples.iter().copied()
+    }
+
+    /// The local clock was stepped by `delta`: re-express every sample on the new
+    /// scale (offsets to the server shrink by `delta`, arrival times move by it).
+    pub fn shift(&mut self, delta: i64) {
+        for (sample, arrived) in &mut self.samples {
+            sample.offset = sample.offset.saturating_sub(delta);
+            *arrived = arrived.saturating_add(delta);
+        }
     }
 
     /// The root-mean-square difference of the samples' offsets from the best one's
@@ -112,7 +145,7 @@ impl ClockFilter {
         let sum: i128 = self
             .samples
             .iter()
-            .map(|s| {
+            .map(|(s, _)| {
                 let d = i128::from(s.offset) - i128::from(best.offset);
                 d.saturating_mul(d)
             })
