@@ -18,7 +18,18 @@ pub const PHYSICAL_MAX: u64 = (1 << PHYSICAL_BITS) - 1;
 
 /// Where an HLC reads physical time. Injected so that tests and the simulator drive
 /// it; production code wraps the system clock (in whatever unit the deployment uses,
-/// typically milliseconds since the Unix epoch).
+/// typically milliseconds since the Unix epoch). Any `FnMut() -> u64` is one.
+///
+/// ```
+/// use synod_clocks::{Hlc, PhysicalClock};
+/// // In production: `|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64`.
+/// let mut ticks = 0u64;
+/// let counter = move || { ticks += 10; ticks };
+/// let mut hlc = Hlc::new(counter, 1_000);
+/// assert_eq!(hlc.now()?.physical(), 10);
+/// assert_eq!(hlc.now()?.physical(), 20);
+/// # Ok::<(), synod_clocks::ClockError>(())
+/// ```
 pub trait PhysicalClock {
     /// The current physical time. It may jump backwards (an NTP step): the HLC
     /// stays monotonic regardless.
