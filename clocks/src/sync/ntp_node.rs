@@ -216,7 +216,8 @@ impl NtpNode {
             else {
                 continue;
             };
-            candidates.push((peer.id, Interval::around(best.offset, r.max(0) as u64)));
+            let radius = u64::try_from(r.max(0)).unwrap_or(u64::MAX);
+            candidates.push((peer.id, Interval::around(best.offset, radius)));
         }
         if candidates.is_empty() {
             return;
@@ -231,12 +232,12 @@ impl NtpNode {
                     / intervals.len() as i128;
                 let widest = intervals
                     .iter()
-                    .map(|i| i.hi - i.midpoint())
+                    .map(|i| i.hi.saturating_sub(i.midpoint()))
                     .max()
                     .unwrap_or(0);
                 let all = candidates.iter().map(|c| c.0).collect();
                 (
-                    Interval::around(clamp(mean), widest as u64),
+                    Interval::around(clamp(mean), widest.unsigned_abs()),
                     all,
                     Vec::new(),
                 )
