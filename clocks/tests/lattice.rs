@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use support::config;
 use synod_clocks::{
-    CausalContext, Causality, DenseVClock, Dot, DvvSet, Membership, Stamp, VersionVector,
+    CausalContext, Causality, DenseVClock, Dot, DvvSet, Membership, Siblings, Stamp, VersionVector,
 };
 use synod_core::NodeId;
 
@@ -176,6 +176,29 @@ proptest! {
     #[test]
     fn dvvset_sync_is_a_lattice((a, b, c) in pick3(dvvsets())) {
         laws(&a, &b, &c, |x, y| x.sync(y), |x, y| x == y)?;
+    }
+
+    // Sibling sets (version vectors with values) merge as a
+    // lattice of antichains: compared as sets, order of storage aside.
+    #[test]
+    fn siblings_merge_is_a_lattice(
+        a in prop::collection::vec(vv(), 0..4),
+        b in prop::collection::vec(vv(), 0..4),
+        c in prop::collection::vec(vv(), 0..4),
+    ) {
+        let siblings = |vs: &Vec<VersionVector>| {
+            let mut s = Siblings::new();
+            for v in vs {
+                // The value is a function of the version, as in a real store.
+                s.put(v.clone(), v.to_string());
+            }
+            s
+        };
+        let as_set = |s: &Siblings<String>| {
+            s.versions().iter().map(|v| v.value.clone()).collect::<std::collections::BTreeSet<_>>()
+        };
+        let join = |x: &Siblings<String>, y: &Siblings<String>| { let mut j = x.clone(); j.merge(y.clone()); j };
+        laws(&siblings(&a), &siblings(&b), &siblings(&c), join, |x, y| as_set(x) == as_set(y))?;
     }
 
     // ITC event trees join as a lattice (pointwise max of functions), normalized.
