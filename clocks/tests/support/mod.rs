@@ -102,11 +102,15 @@ pub fn executions(max_processes: usize, max_ops: usize) -> impl Strategy<Value =
     })
 }
 
-/// Proptest config honouring `SYNOD_PROPTEST_CASES`.
+/// Proptest config honouring `SYNOD_PROPTEST_CASES`, with a fixed seed (or the one
+/// in `SYNOD_SEED`), so every run is the same and a failure replays with
+/// `SYNOD_SEED=<seed> cargo test -p synod-clocks <name>`.
 pub fn config(default_cases: u32) -> ProptestConfig {
+    let seed = synod_sim::seed_from_env().unwrap_or(0xC10C_5EED);
     ProptestConfig {
         cases: synod_sim::proptest_cases(default_cases),
         failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
         ..ProptestConfig::default()
     }
 }
