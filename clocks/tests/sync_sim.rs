@@ -1,0 +1,430 @@
+//! Clock synchronization on the simulator, with clocks that start skewed and drift
+//! (per-node tick periods 10% apart), lossy, duplicating, reordering links with
+//! heavy-tailed delays, partitions and crashes. Checked after every step: every
+//! synchronized node is within the error bound it claims (Cristian: half the best
+//! round trip plus granularity and drift; Berkeley: the master's estimation error
+//! plus the same), and a Berkeley falseticker never drags the group. Deliberately
+//! broken variants are caught by the same invariants. Replay a failing seed with
+//! `SYNOD_SEED=<seed> cargo test -p synod-clocks --test sync_sim <name>`.
+
+use synod_clocks::sync::{
+    BerkeleyConfig, BerkeleyEvent, BerkeleyMessage, BerkeleyNode, CristianConfig, CristianNode,
+    LocalClock, NtpConfig, NtpNode,
+};
+use synod_core::{ActionsOf, Input, InputOf, Node, NodeId};
+use synod_sim::{Delay, Fault, LinkConfig, SimConfig, SimRng, check_seeds};
+
+/// Clock units per tick; nominal tick period is the same number of time units, so a
+/// clock ticking at the nominal rate reads simulated time (plus its offset).
+const UNITS: i64 = 10;
+/// Two readings' granularity: one tick of each clock.
+const GRANULARITY: i64 = 2 * UNITS;
+/// Tick periods are 9..=11 against a nominal 10: rates differ by at most 1/9 < 1/8.
+const MAX_DRIFT_PPM: i64 = 125_000;
+const HORIZON: u64 = 30_000;
+
+fn network() -> LinkConfig {
+    LinkConfig {
+        delay: Delay::Exponential { min: 2, mean: 15 },
+        loss: 0.05,
+        duplicate: 0.05,
+        reorder: 0.1,
+    }
+}
+
+fn sim_config(seed: u64) -> SimConfig {
+    let mut config = SimConfig::new(seed);
+    config.trace = std::env::var("DEBUG_TRACE").is_ok();
+    config.tick_period = UNITS as u64;
+    config.network = network();
+    config
+}
+
+/// An initial clock error in `-spread..=spread`, derived from the seed and node.
+fn initial_offset(seed: u64, node: NodeId, spread: i64) -> i64 {
+    let mut rng = SimRng::new(seed ^ node.0.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.between(0, 2 * spread as u64) as i64 - spread
+}
+
+const SERVER: NodeId = NodeId(0);
+const CLIENTS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+
+fn cristian(seed: u64, broken: bool) -> Result<(), String> {
+    let config = CristianConfig {
+        server: SERVER,
+        poll_every_ticks: 20,
+        probes: 3,
+        granularity: GRANULARITY,
+        max_drift_ppm: MAX_DRIFT_PPM,
+    };
+    let ids = std::iter::once(SERVER).chain(CLIENTS);
+    let mut sim = synod_sim::Sim::new(sim_config(seed), ids, move |id, _: &Vec<()>| {
+        let clock = LocalClock::new(UNITS, initial_offset(seed, id, 5_000));
+        match id {
+            SERVER => CristianNode::server(id, LocalClock::new(UNITS, 0)),
+            _ if broken => CristianNode::broken_client(id, clock, config.clone()),
+            _ => CristianNode::client(id, clock, config.clone()),
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    // Drift: clients tick 10% fast, 10% slow and on time.
+    for (client, period) in CLIENTS.iter().zip([9, 11, 10]) {
+        sim.apply(Fault::SetTickPeriod {
+            node: *client,
+            period,
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    // Real faults: a partition cutting client 1 off, and a crash of client 2 (its
+    // clock restarts unsynchronized and must not claim a bound until it syncs).
+    let faults = [
+        (5_000, Fault::Partition(vec![vec![CLIENTS[0]]])),
+        (9_000, Fault::Heal),
+        (12_000, Fault::Crash(CLIENTS[1])),
+        (13_000, Fault::Restart(CLIENTS[1])),
+    ];
+    for (at, fault) in faults {
+        sim.schedule(at, fault).map_err(|e| e.to_string())?;
+    }
+    sim.add_invariant(
+        "every synchronized client is within its claimed bound",
+        |sim| {
+            let server = match sim.node(SERVER) {
+                Some(s) => s.clock().read(),
+                None => return Ok(()),
+            };
+            for (id, node) in sim.live_nodes() {
+                if let Some(bound) = node.error_bound() {
+                    let error = (node.clock().read() - server).abs();
+                    if error > bound {
+                        return Err(format!(
+                            "{id} is {error} off, claims at most {bound}: {node:?}, server {server}"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+    let r = sim.run_for(HORIZON).map_err(|v| v.to_string());
+    if r.is_err() && std::env::var("DEBUG_TRACE").is_ok() {
+        for line in sim.trace().unwrap().to_text().lines() {
+            eprintln!("{line}");
+        }
+    }
+    r?;
+    // Liveness: after the faults, every client synchronized again, to within a bound
+    // far below its initial error.
+    for client in CLIENTS {
+        let node = sim.node(client).ok_or("client down at the end")?;
+        let bound = node
+            .error_bound()
+            .ok_or(format!("{client} never resynchronized"))?;
+        if bound > 300 {
+            return Err(format!("{client} ends with a loose bound {bound}"));
+        }
+    }
+    Ok(())
+}
+
+// Cristian clients with skewed, drifting clocks converge and are always within the
+// bound they claim (±RTT/2 plus granularity and drift), through loss, a partition
+// and a crash.
+#[test]
+fn cristian_clients_stay_within_their_claimed_bound() {
+    check_seeds(
+        "cristian_clients_stay_within_their_claimed_bound",
+        16,
+        |seed| cristian(seed, false),
+    );
+}
+
+// A client that forgets the reply's transit time (sets the server's reported time)
+// breaks its bound on asymmetric delays: the invariant catches it.
+#[test]
+fn cristian_checker_catches_a_client_ignoring_transit_time() {
+    let caught = (0..16)
+        .filter(|&seed| cristian(seed, true).is_err())
+        .count();
+    assert!(caught > 0, "no seed exposed the broken client");
+}
+
+const MASTER: NodeId = NodeId(0);
+const MEMBERS: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
+/// Member 4 is a falseticker: its clock is 50,000 ahead and cannot be set.
+const FALSETICKER: NodeId = NodeId(4);
+const FALSE_BY: i64 = 50_000;
+
+/// A Berkeley node, or one whose clock ignores corrections (a falseticker).
+struct Member {
+    node: BerkeleyNode,
+    stuck: bool,
+}
+
+impl Node for Member {
+    type Message = BerkeleyMessage;
+    type Request = ();
+    type Persist = ();
+    type Event = BerkeleyEvent;
+    fn id(&self) -> NodeId {
+        self.node.id()
+    }
+    fn step(&mut self, input: InputOf<BerkeleyNode>, out: &mut ActionsOf<BerkeleyNode>) {
+        if self.stuck
+            && matches!(
+                input,
+                Input::Message {
+                    msg: BerkeleyMessage::Adjust { .. },
+                    ..
+                }
+            )
+        {
+            return;
+        }
+        self.node.step(input, out);
+    }
+}
+const SPREAD: i64 = 2_000;
+
+fn berkeley(seed: u64, keep_outliers: bool) -> Result<(), String> {
+    let config = BerkeleyConfig {
+        members: MEMBERS.to_vec(),
+        poll_every_ticks: 20,
+        tolerance: 400,
+        keep_outliers,
+    };
+    let ids = std::iter::once(MASTER).chain(MEMBERS);
+    let mut sim = synod_sim::Sim::new(sim_config(seed), ids, move |id, _: &Vec<()>| {
+        let offset = initial_offset(seed, id, SPREAD);
+        match id {
+            MASTER => Member {
+                node: BerkeleyNode::master(id, LocalClock::new(UNITS, 0), config.clone()),
+                stuck: false,
+            },
+            FALSETICKER => Member {
+                node: BerkeleyNode::member(id, LocalClock::new(UNITS, FALSE_BY), MASTER),
+                stuck: true,
+            },
+            _ => Member {
+                node: BerkeleyNode::member(id, LocalClock::new(UNITS, offset), MASTER),
+                stuck: false,
+            },
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    for (member, period) in MEMBERS.iter().zip([9, 11, 10, 10]) {
+        sim.apply(Fault::SetTickPeriod {
+            node: *member,
+            period,
+        })
+        .map_err(|e| e.to_string())?;
+    }
+
+    sim.schedule(8_000, Fault::Partition(vec![vec![MEMBERS[1]]]))
+        .map_err(|e| e.to_string())?;
+    sim.schedule(11_000, Fault::Heal)
+        .map_err(|e| e.to_string())?;
+    sim.add_invariant(
+        "correct members are within their bound of the master",
+        |sim| {
+            let Some(master) = sim.node(MASTER).map(|m| &m.node) else {
+                return Ok(());
+            };
+            for (id, node) in sim.live_nodes() {
+                let node = &node.node;
+                if id == FALSETICKER || id == MASTER || node.round() != master.round() {
+                    continue;
+                }
+                if let Some(bound) = node.error_bound(GRANULARITY, MAX_DRIFT_PPM) {
+                    let error = (node.clock().read() - master.clock().read()).abs();
+                    if error > bound {
+                        return Err(format!(
+                            "{id} is {error} from the master, claims at most {bound}"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+    sim.add_invariant("the falseticker does not drag the master", |sim| {
+        // The master only ever moves toward the average of correct clocks, which
+        // started within ±SPREAD of it and drift apart by at most 1/8 of the time.
+        let Some(master) = sim.node(MASTER).map(|m| &m.node) else {
+            return Ok(());
+        };
+        let moved = master.clock().offset().abs();
+        let allowed = 2 * SPREAD + sim.now() as i64 / 8;
+        if moved > allowed {
+            return Err(format!("master moved {moved}, more than {allowed}"));
+        }
+        Ok(())
+    });
+    let r = sim.run_for(HORIZON).map_err(|v| v.to_string());
+    if r.is_err() && std::env::var("DEBUG_TRACE").is_ok() {
+        for line in sim.trace().unwrap().to_text().lines() {
+            eprintln!("{line}");
+        }
+    }
+    r?;
+    // The falseticker was left out of every average it took part in, and was told
+    // to correct by about how far off it is.
+    for (_, _, event) in sim.events() {
+        if let BerkeleyEvent::Round(round) = event
+            && round.included.contains(&FALSETICKER)
+            && !keep_outliers
+        {
+            return Err(format!("falseticker included in {round:?}"));
+        }
+    }
+    // Liveness: the correct members end synchronized with a tight bound (checked
+    // once they all applied the master's latest round).
+    let caught_up = sim
+        .run_until(
+            |sim| {
+                let round = sim.node(MASTER).map_or(0, |m| m.node.round());
+                MEMBERS[..3]
+                    .iter()
+                    .all(|m| sim.node(*m).is_some_and(|n| n.node.round() == round))
+            },
+            100_000,
+        )
+        .map_err(|v| v.to_string())?;
+    if !caught_up {
+        return Err("members never caught up with the master's round".into());
+    }
+    let master = &sim.node(MASTER).ok_or("master down")?.node;
+    for member in &MEMBERS[..3] {
+        let node = &sim.node(*member).ok_or("member down")?.node;
+        let bound = node
+            .error_bound(GRANULARITY, MAX_DRIFT_PPM)
+            .ok_or(format!("{member} never synchronized: {node:?}"))?;
+        let error = (node.clock().read() - master.clock().read()).abs();
+        if bound > 400 || error > bound {
+            return Err(format!("{member} ends {error} off with bound {bound}"));
+        }
+    }
+    Ok(())
+}
+
+// Berkeley with skewed, drifting clocks and a falseticker reporting times far
+// ahead: correct members stay
+// within their bound of the master, the falseticker is excluded from every average
+// and never drags the group.
+#[test]
+fn berkeley_converges_and_rejects_the_falseticker() {
+    check_seeds(
+        "berkeley_converges_and_rejects_the_falseticker",
+        16,
+        |seed| berkeley(seed, false),
+    );
+}
+
+// Without outlier rejection, the falseticker drags the master away: caught.
+#[test]
+fn berkeley_checker_catches_averaging_the_falseticker() {
+    let caught = (0..8).filter(|&seed| berkeley(seed, true).is_err()).count();
+    assert_eq!(caught, 8, "averaging a falseticker went unnoticed");
+}
+
+/// True time: a perfect server. Two more true servers are within ±12 of it (and say
+/// so: server error 15); the fourth is a falseticker 50,000 ahead.
+const REFERENCE: NodeId = NodeId(10);
+const NTP_SERVERS: [NodeId; 4] = [REFERENCE, NodeId(11), NodeId(12), NodeId(13)];
+const NTP_FALSETICKER: NodeId = NodeId(13);
+const NTP_CLIENTS: [NodeId; 2] = [NodeId(1), NodeId(2)];
+
+fn ntp(seed: u64, trust_all: bool) -> Result<(), String> {
+    let config = NtpConfig {
+        servers: NTP_SERVERS.to_vec(),
+        poll_every_ticks: 20,
+        filter_size: 8,
+        server_error: 15,
+        granularity: GRANULARITY,
+        max_drift_ppm: MAX_DRIFT_PPM,
+        min_truechimers: 2,
+        trust_all,
+    };
+    let ids = NTP_SERVERS.iter().chain(&NTP_CLIENTS).copied();
+    let mut sim = synod_sim::Sim::new(sim_config(seed), ids, move |id, _: &Vec<()>| match id.0 {
+        10 => NtpNode::server(id, LocalClock::new(UNITS, 0)),
+        11 => NtpNode::server(id, LocalClock::new(UNITS, 12)),
+        12 => NtpNode::server(id, LocalClock::new(UNITS, -12)),
+        13 => NtpNode::server(id, LocalClock::new(UNITS, 50_000)),
+        _ => NtpNode::client(
+            id,
+            LocalClock::new(UNITS, initial_offset(seed, id, 5_000)),
+            config.clone(),
+        ),
+    })
+    .map_err(|e| e.to_string())?;
+    for (client, period) in NTP_CLIENTS.iter().zip([9, 11]) {
+        sim.apply(Fault::SetTickPeriod {
+            node: *client,
+            period,
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    // One true server is unreachable for a while: its samples age and widen.
+    sim.schedule(6_000, Fault::Partition(vec![vec![NodeId(11)]]))
+        .map_err(|e| e.to_string())?;
+    sim.schedule(12_000, Fault::Heal)
+        .map_err(|e| e.to_string())?;
+    sim.add_invariant(
+        "every synchronized client is within its claimed bound of true time",
+        |sim| {
+            let Some(truth) = sim.node(REFERENCE).map(|r| r.clock().read()) else {
+                return Ok(());
+            };
+            for client in NTP_CLIENTS {
+                let Some(node) = sim.node(client) else {
+                    continue;
+                };
+                if let Some(bound) = node.error_bound() {
+                    let error = (node.clock().read() - truth).abs();
+                    if error > bound {
+                        return Err(format!(
+                            "{client} is {error} from true time, claims at most {bound}"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
+    for (_, _, selected) in sim.events() {
+        if selected.truechimers.contains(&NTP_FALSETICKER) {
+            return Err(format!("falseticker selected: {selected:?}"));
+        }
+    }
+    for client in NTP_CLIENTS {
+        let bound = sim
+            .node(client)
+            .and_then(|n| n.error_bound())
+            .ok_or(format!("{client} never synchronized"))?;
+        if bound > 300 {
+            return Err(format!("{client} ends with a loose bound {bound}"));
+        }
+    }
+    Ok(())
+}
+
+// An NTP-style client polling four servers, one a falseticker, through loss,
+// duplication, reordering and a partition, with a drifting clock: it never selects
+// the falseticker and is always within its claimed bound of true time.
+#[test]
+fn ntp_client_rejects_the_falseticker_and_keeps_its_bound() {
+    check_seeds(
+        "ntp_client_rejects_the_falseticker_and_keeps_its_bound",
+        16,
+        |seed| ntp(seed, false),
+    );
+}
+
+// Averaging every server instead of selecting truechimers is caught.
+#[test]
+fn ntp_checker_catches_trusting_every_server() {
+    let caught = (0..8).filter(|&seed| ntp(seed, true).is_err()).count();
+    assert_eq!(caught, 8, "trusting the falseticker went unnoticed");
+}
