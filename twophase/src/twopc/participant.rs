@@ -249,6 +249,11 @@ impl<R: Resource> TwoPhaseNode<R> {
                     self.send(from, Message::Ack { tx }, out);
                 }
             }
+            (Some(Memo::Committed), Outcome::Abort) if from == tx.coordinator => {
+                // Presumed abort's answer to a stale, duplicated inquiry that reached
+                // the coordinator after it forgot the committed transaction.
+                self.stats.ignored += 1;
+            }
             (Some(Memo::Committed), Outcome::Abort) | (Some(Memo::Aborted), Outcome::Commit) => {
                 let known = if outcome == Outcome::Commit {
                     Outcome::Abort
