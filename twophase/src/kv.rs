@@ -204,7 +204,9 @@ impl Resource for KvShard {
                 Some(v) => *v,
                 None => {
                     let v = self.get(key);
-                    if !redo.reads.iter().any(|(k, _)| *k == key) && !matches!(op, KvOp::Write { .. }) {
+                    if !redo.reads.iter().any(|(k, _)| *k == key)
+                        && !matches!(op, KvOp::Write { .. })
+                    {
                         redo.reads.push((key, v));
                     }
                     v
@@ -280,7 +282,10 @@ mod tests {
         let mut s = KvShard::with_data([(1, 5)]);
         let read = vec![KvOp::Read { key: 1 }, KvOp::Write { key: 2, value: 1 }];
         assert!(matches!(s.prepare(tx(1), &read), Prepared::Yes(_)));
-        assert!(matches!(s.prepare(tx(2), &read[..1].to_vec()), Prepared::ReadOnly));
+        assert!(matches!(
+            s.prepare(tx(2), &read[..1].to_vec()),
+            Prepared::ReadOnly
+        ));
         let write = vec![KvOp::Write { key: 1, value: 9 }];
         assert_eq!(s.prepare(tx(3), &write), Prepared::No);
         s.abort(tx(1));
@@ -312,6 +317,9 @@ mod tests {
         assert_eq!(s.prepare(tx(2), &vec![KvOp::Read { key: 4 }]), Prepared::No);
         s.commit(tx(1), &redo);
         assert_eq!(s.get(4), 1);
-        assert_eq!(s.prepare(tx(2), &vec![KvOp::Read { key: 4 }]), Prepared::ReadOnly);
+        assert_eq!(
+            s.prepare(tx(2), &vec![KvOp::Read { key: 4 }]),
+            Prepared::ReadOnly
+        );
     }
 }

@@ -7,13 +7,21 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use synod_core::NodeId;
-use synod_sim::{Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, SimRng, check_seeds, sim_runner, proptest_cases};
+use synod_sim::{
+    Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, SimRng, check_seeds,
+    proptest_cases, sim_runner,
+};
 use synod_twophase::twopc::Bug;
 
 const HORIZON: u64 = 20_000;
 
 /// One run: transfers under `schedule`, healed at the horizon, then checked.
-fn run(seed: u64, bug: Option<Bug>, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
+fn run(
+    seed: u64,
+    bug: Option<Bug>,
+    schedule: FaultSchedule,
+    link: LinkConfig,
+) -> Result<(), String> {
     let mut config = SimConfig::new(seed);
     config.network = link;
     // Disk writes take a while, so unforced writes have a real window to be lost in.
@@ -54,7 +62,10 @@ fn atomicity_and_serializability_under_random_fault_schedules() {
     // nodes disagree on an outcome (checked after every step), every transaction
     // decides once the faults heal, the bank's total is constant and the committed
     // transactions are serializable in decision order.
-    let strategy = (any::<u64>(), Faults::new(&SHARDS, HORIZON).max_faults(12).strategy());
+    let strategy = (
+        any::<u64>(),
+        Faults::new(&SHARDS, HORIZON).max_faults(12).strategy(),
+    );
     sim_runner(proptest_cases(48))
         .run(&strategy, |(seed, schedule)| {
             run(seed, None, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
@@ -68,9 +79,11 @@ fn atomicity_under_a_crash_storm_on_a_lossy_network() {
     // while 15% of messages are lost: recovery from the log (re-sent decisions,
     // re-locked in-doubt transactions, presumed-abort answers) keeps every outcome
     // unique and every transaction eventually decided.
-    check_seeds("atomicity_under_a_crash_storm_on_a_lossy_network", 24, |seed| {
-        run(seed, None, crash_storm(seed), lossy())
-    });
+    check_seeds(
+        "atomicity_under_a_crash_storm_on_a_lossy_network",
+        24,
+        |seed| run(seed, None, crash_storm(seed), lossy()),
+    );
 }
 
 #[test]
@@ -80,9 +93,14 @@ fn a_coordinator_that_commits_before_its_decision_is_durable_is_caught() {
     // abort while another participant already committed; the atomicity invariant
     // flags it within a bounded number of crash-storm seeds.
     let found = (0..400).find_map(|seed| {
-        run(seed, Some(Bug::CommitBeforeDecisionDurable), crash_storm(seed), lossy())
-            .err()
-            .map(|why| (seed, why))
+        run(
+            seed,
+            Some(Bug::CommitBeforeDecisionDurable),
+            crash_storm(seed),
+            lossy(),
+        )
+        .err()
+        .map(|why| (seed, why))
     });
     let (seed, why) = found.expect("the broken coordinator was not caught in 400 seeds");
     eprintln!("caught at seed {seed}: {why}");
@@ -94,7 +112,14 @@ fn the_correct_coordinator_passes_the_seeds_that_catch_the_broken_one() {
     // Control for the test above: the same seeds, the same storm, the forced decision
     // record — no violation.
     for seed in 0..400 {
-        if run(seed, Some(Bug::CommitBeforeDecisionDurable), crash_storm(seed), lossy()).is_err() {
+        if run(
+            seed,
+            Some(Bug::CommitBeforeDecisionDurable),
+            crash_storm(seed),
+            lossy(),
+        )
+        .is_err()
+        {
             run(seed, None, crash_storm(seed), lossy())
                 .unwrap_or_else(|why| panic!("seed {seed}: {why}"));
             return;

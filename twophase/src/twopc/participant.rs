@@ -166,7 +166,10 @@ impl<R: Resource> TwoPhaseNode<R> {
                 return;
             }
             self.stats.ignored += 1;
-            let vote = Message::Vote { tx, vote: Vote::Yes };
+            let vote = Message::Vote {
+                tx,
+                vote: Vote::Yes,
+            };
             self.send(from, vote, out);
             return;
         }

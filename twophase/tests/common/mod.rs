@@ -55,17 +55,32 @@ pub fn transfer(rng: &mut SimRng, tag: u64) -> Request<Vec<KvOp>> {
         to = account(to_shard, 0);
     }
     let amount = 1 + rng.below(60) as i64;
-    let withdraw = KvOp::Add { key: from, delta: -amount, min: Some(0) };
-    let deposit = KvOp::Add { key: to, delta: amount, min: None };
+    let withdraw = KvOp::Add {
+        key: from,
+        delta: -amount,
+        min: Some(0),
+    };
+    let deposit = KvOp::Add {
+        key: to,
+        delta: amount,
+        min: None,
+    };
     let mut participants: Vec<(NodeId, Vec<KvOp>)> = if from_shard == to_shard {
         vec![(from_shard, vec![withdraw, deposit])]
     } else {
         vec![(from_shard, vec![withdraw]), (to_shard, vec![deposit])]
     };
     if rng.chance(0.2)
-        && let Some(&reader) = SHARDS.iter().find(|s| !participants.iter().any(|(p, _)| p == *s))
+        && let Some(&reader) = SHARDS
+            .iter()
+            .find(|s| !participants.iter().any(|(p, _)| p == *s))
     {
-        participants.push((reader, vec![KvOp::Read { key: account(reader, 1) }]));
+        participants.push((
+            reader,
+            vec![KvOp::Read {
+                key: account(reader, 1),
+            }],
+        ));
     }
     Request::Begin { tag, participants }
 }
@@ -77,7 +92,8 @@ pub fn schedule_transfers(sim: &mut Bank, seed: u64, count: u64, horizon: u64) {
         let at = rng.below(horizon);
         let coordinator = SHARDS[rng.below(SHARDS.len() as u64) as usize];
         let request = transfer(&mut rng, tag);
-        sim.schedule_request(at, coordinator, request).expect("known node");
+        sim.schedule_request(at, coordinator, request)
+            .expect("known node");
     }
 }
 
@@ -133,7 +149,11 @@ pub fn run_to_quiescence(sim: &mut Bank, max_steps: u64) -> Result<(), String> {
     let stuck: Vec<String> = sim
         .live_nodes()
         .map(|(id, n)| {
-            format!("{id}: in doubt {:?}, coordinating {}", n.in_doubt().collect::<Vec<_>>(), n.coordinating())
+            format!(
+                "{id}: in doubt {:?}, coordinating {}",
+                n.in_doubt().collect::<Vec<_>>(),
+                n.coordinating()
+            )
         })
         .collect();
     Err(format!("no quiescence after healing: {stuck:?}"))
@@ -153,7 +173,11 @@ pub fn check_bank(sim: &Bank) -> Result<(), String> {
     // Decision order: the time each coordinator decided commit.
     let mut decided: BTreeMap<TxId, u64> = BTreeMap::new();
     for (time, _, event) in sim.events() {
-        if let Event::Decided { tx, outcome: Outcome::Commit } = event {
+        if let Event::Decided {
+            tx,
+            outcome: Outcome::Commit,
+        } = event
+        {
             decided.entry(*tx).or_insert(*time);
         }
     }
@@ -161,7 +185,9 @@ pub fn check_bank(sim: &Bank) -> Result<(), String> {
     for (id, node) in sim.live_nodes() {
         for (tx, redo) in node.resource().history() {
             if !decided.contains_key(tx) {
-                return Err(format!("{id} committed {tx}, which no coordinator decided to commit"));
+                return Err(format!(
+                    "{id} committed {tx}, which no coordinator decided to commit"
+                ));
             }
             work.entry(*tx).or_default().push(redo.clone());
         }
@@ -189,7 +215,10 @@ pub fn check_bank(sim: &Bank) -> Result<(), String> {
     for (id, node) in sim.live_nodes() {
         for (key, value) in node.resource().data() {
             if model.get(key) != Some(value) {
-                return Err(format!("{id} holds {key} = {value}, the serial replay {:?}", model.get(key)));
+                return Err(format!(
+                    "{id} holds {key} = {value}, the serial replay {:?}",
+                    model.get(key)
+                ));
             }
         }
     }
@@ -197,5 +226,10 @@ pub fn check_bank(sim: &Bank) -> Result<(), String> {
 }
 
 pub fn lossy() -> LinkConfig {
-    LinkConfig { loss: 0.15, duplicate: 0.05, reorder: 0.05, ..LinkConfig::default() }
+    LinkConfig {
+        loss: 0.15,
+        duplicate: 0.05,
+        reorder: 0.05,
+        ..LinkConfig::default()
+    }
 }
