@@ -89,12 +89,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api;
+mod backoff;
 pub mod kv;
 pub mod paxos_commit;
 mod resource;
 pub mod twopc;
 mod types;
 
+pub use api::{BeginError, Event, Request};
 pub use resource::{Prepared, Resource};
 pub use types::{Outcome, TxId, Violation, Vote};
 

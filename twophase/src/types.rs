@@ -109,6 +109,9 @@ pub enum Violation {
     /// A PREPARE whose participant list does not contain the receiver, or is empty
     /// or too long.
     MalformedPrepare,
+    /// Paxos Commit: a ballot-0 proposal not sent by the resource manager whose vote
+    /// it claims to be.
+    ImpersonatedProposal,
 }
 
 impl fmt::Display for Violation {
@@ -123,6 +126,9 @@ impl fmt::Display for Violation {
                 f.write_str("PREPARE repeated with a different participant list")
             }
             Violation::MalformedPrepare => f.write_str("malformed PREPARE"),
+            Violation::ImpersonatedProposal => {
+                f.write_str("ballot-0 proposal not from its resource manager")
+            }
         }
     }
 }

@@ -11,7 +11,8 @@ use synod_sim::{
     Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, SimRng, check_seeds,
     proptest_cases, sim_runner,
 };
-use synod_twophase::twopc::Bug;
+use synod_twophase::kv::KvShard;
+use synod_twophase::twopc::{Bug, TwoPhaseNode};
 
 const HORIZON: u64 = 20_000;
 
@@ -26,7 +27,7 @@ fn run(
     config.network = link;
     // Disk writes take a while, so unforced writes have a real window to be lost in.
     config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank(config, bug);
+    let mut sim = bank::<TwoPhaseNode<KvShard>>(config, bug);
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 200, HORIZON);
     let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());

@@ -7,8 +7,8 @@ use common::add_atomicity_invariant;
 use synod_core::NodeId;
 use synod_sim::{Fault, LinkConfig, Sim, SimConfig};
 use synod_twophase::kv::{KvOp, KvRedo, KvShard};
-use synod_twophase::twopc::{Config, Event, Record, Request, TwoPhaseNode};
-use synod_twophase::{Outcome, TxId};
+use synod_twophase::twopc::{Config, Record, TwoPhaseNode};
+use synod_twophase::{Event, Outcome, Request, TxId};
 
 const N1: NodeId = NodeId(1);
 const N2: NodeId = NodeId(2);

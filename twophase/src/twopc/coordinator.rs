@@ -1,37 +1,11 @@
 //! The coordinator role: phase one, the forced commit decision, phase two, and
 //! presumed-abort answers.
 
-use super::{BeginError, Bug, Config, Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
+use super::{BeginError, Bug, Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
+use crate::backoff::Backoff;
 use crate::{Outcome, Resource, TxId, Violation, Vote};
 use std::collections::{BTreeMap, BTreeSet};
 use synod_core::NodeId;
-
-/// A re-send timer with exponential backoff.
-#[derive(Clone, Debug)]
-pub(super) struct Backoff {
-    wait_ticks: u64,
-    interval_ticks: u64,
-}
-
-impl Backoff {
-    pub(super) fn new(first_ticks: u64) -> Self {
-        Backoff {
-            wait_ticks: first_ticks,
-            interval_ticks: first_ticks.max(1),
-        }
-    }
-
-    /// Count one tick; true when it is time to re-send (and the interval doubles).
-    pub(super) fn tick(&mut self, max_ticks: u64) -> bool {
-        self.wait_ticks = self.wait_ticks.saturating_sub(1);
-        if self.wait_ticks > 0 {
-            return false;
-        }
-        self.interval_ticks = self.interval_ticks.saturating_mul(2).min(max_ticks.max(1));
-        self.wait_ticks = self.interval_ticks;
-        true
-    }
-}
 
 enum Phase<W> {
     /// Phase one: waiting for votes.
@@ -91,25 +65,6 @@ impl<W> Coordinator<W> {
     }
 }
 
-fn validate<W>(participants: &[(NodeId, W)], config: &Config) -> Result<(), BeginError> {
-    if participants.is_empty() {
-        return Err(BeginError::NoParticipants);
-    }
-    if participants.len() > config.participants_max {
-        return Err(BeginError::TooManyParticipants {
-            count: participants.len(),
-            max: config.participants_max,
-        });
-    }
-    let mut seen = BTreeSet::new();
-    for (p, _) in participants {
-        if !seen.insert(*p) {
-            return Err(BeginError::DuplicateParticipant(*p));
-        }
-    }
-    Ok(())
-}
-
 impl<R: Resource> TwoPhaseNode<R> {
     pub(super) fn begin(
         &mut self,
@@ -117,7 +72,7 @@ impl<R: Resource> TwoPhaseNode<R> {
         participants: Vec<(NodeId, R::Work)>,
         out: &mut TwoPhaseActions<R>,
     ) {
-        if let Err(error) = validate(&participants, &self.config) {
+        if let Err(error) = crate::api::validate_participants(&participants, self.config.participants_max) {
             out.emit(Event::Rejected { tag, error });
             return;
         }

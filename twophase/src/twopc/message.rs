@@ -1,6 +1,6 @@
 //! What 2PC nodes exchange, persist, accept from the application and report to it.
 
-use crate::{Outcome, TxId, Violation, Vote};
+use crate::{Outcome, TxId, Vote};
 use synod_core::NodeId;
 
 /// A message between 2PC nodes. `W` is the resource's work type.
@@ -102,90 +102,3 @@ pub enum Record<D> {
     },
 }
 
-/// What the application asks of a 2PC node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Request<W> {
-    /// Coordinate a new transaction over these participants, each with its work. The
-    /// node answers [`Event::Begun`] (with the transaction id and `tag`) or
-    /// [`Event::Rejected`].
-    Begin {
-        /// Echoed back in `Begun`/`Rejected` so the caller can match them up.
-        tag: u64,
-        /// Each participant with its share of the work (the coordinator may be one).
-        participants: Vec<(NodeId, W)>,
-    },
-}
-
-/// A `Begin` the node refused. The caller can fix all of these.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum BeginError {
-    /// No participants.
-    #[error("a transaction needs at least one participant")]
-    NoParticipants,
-    /// More participants than [`Config::participants_max`](super::Config::participants_max).
-    #[error("{count} participants, more than the limit of {max}")]
-    TooManyParticipants {
-        /// How many were given.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The same participant twice.
-    #[error("participant {0} is listed twice")]
-    DuplicateParticipant(NodeId),
-    /// [`Config::active_max`](super::Config::active_max) transactions are in flight; retry later.
-    #[error("{0} transactions in flight; retry later")]
-    Busy(usize),
-}
-
-/// What a 2PC node tells the application.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Event {
-    /// Coordinator: the transaction started with this id.
-    Begun {
-        /// The caller's tag.
-        tag: u64,
-        /// The new transaction.
-        tx: TxId,
-    },
-    /// Coordinator: the `Begin` with this tag was refused.
-    Rejected {
-        /// The caller's tag.
-        tag: u64,
-        /// Why.
-        error: BeginError,
-    },
-    /// Coordinator: the outcome is decided (and, for a commit, durable).
-    Decided {
-        /// The transaction.
-        tx: TxId,
-        /// The outcome.
-        outcome: Outcome,
-    },
-    /// Participant: the outcome was applied to the local resource.
-    Applied {
-        /// The transaction.
-        tx: TxId,
-        /// The outcome.
-        outcome: Outcome,
-    },
-    /// Participant: it is uncertain, its coordinator is silent and every other
-    /// participant that answered is uncertain too, so it cannot decide and keeps
-    /// waiting (2PC's blocking case). Emitted once per transaction.
-    Blocked {
-        /// The transaction.
-        tx: TxId,
-    },
-    /// A peer broke the protocol; the message was not applied.
-    ProtocolViolation {
-        /// The transaction.
-        tx: TxId,
-        /// The sender.
-        from: NodeId,
-        /// What was wrong.
-        violation: Violation,
-    },
-}

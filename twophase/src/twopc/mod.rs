@@ -42,7 +42,8 @@ mod coordinator;
 mod message;
 mod participant;
 
-pub use message::{BeginError, Event, Message, Record, Request};
+pub use crate::api::{BeginError, Event, Request};
+pub use message::{Message, Record};
 
 use crate::{Outcome, Resource, TxId};
 use coordinator::Coordinator;

@@ -1,8 +1,8 @@
 //! The participant role: voting, applying outcomes, cooperative termination and
 //! recovery of in-doubt transactions.
 
-use super::coordinator::Backoff;
 use super::{Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
+use crate::backoff::Backoff;
 use crate::{Outcome, Prepared, Resource, TxId, Violation, Vote};
 use std::collections::{BTreeMap, VecDeque};
 use synod_core::NodeId;

@@ -5,17 +5,57 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use synod_core::NodeId;
+use std::fmt::Debug;
+use synod_core::{Node, NodeId};
 use synod_sim::{LinkConfig, Sim, SimConfig, SimRng};
 use synod_twophase::kv::{Key, KvOp, KvRedo, KvShard};
-use synod_twophase::twopc::{Bug, Config, Event, Record, Request, TwoPhaseNode};
-use synod_twophase::{Outcome, TxId};
+use synod_twophase::paxos_commit::{self, PaxosCommitNode};
+use synod_twophase::twopc::{self, Bug, TwoPhaseNode};
+use synod_twophase::{Event, Outcome, Request, TxId};
+
+/// What the bank harness needs of a commit-protocol node.
+pub trait BankNode:
+    Node<Request = Request<Vec<KvOp>>, Event = Event, Message: Clone + Debug> + Sized + 'static
+{
+    fn build(id: NodeId, log: &[Self::Persist], bug: Option<Bug>) -> Self;
+    fn shard(&self) -> &KvShard;
+    /// Nothing in doubt, nothing being coordinated.
+    fn idle(&self) -> bool;
+}
+
+impl BankNode for TwoPhaseNode<KvShard> {
+    fn build(id: NodeId, log: &[Self::Persist], bug: Option<Bug>) -> Self {
+        let mut c = twopc::Config::new(id);
+        c.bug = bug;
+        TwoPhaseNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
+    }
+    fn shard(&self) -> &KvShard {
+        self.resource()
+    }
+    fn idle(&self) -> bool {
+        self.in_doubt().next().is_none() && self.coordinating() == 0
+    }
+}
+
+/// Paxos Commit with the four shards as its 2F + 1 = 3 acceptors (n1..n3).
+impl BankNode for PaxosCommitNode<KvShard> {
+    fn build(id: NodeId, log: &[Self::Persist], _bug: Option<Bug>) -> Self {
+        let c = paxos_commit::Config::new(id, SHARDS[..3].to_vec());
+        PaxosCommitNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
+    }
+    fn shard(&self) -> &KvShard {
+        self.resource()
+    }
+    fn idle(&self) -> bool {
+        self.in_doubt().next().is_none() && self.leading() == 0
+    }
+}
 
 pub const SHARDS: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
 pub const ACCOUNTS_PER_SHARD: u64 = 3;
 pub const OPENING_BALANCE: i64 = 100;
 
-pub type Bank = Sim<TwoPhaseNode<KvShard>>;
+pub type Bank<N> = Sim<N, Vec<<N as Node>::Persist>>;
 
 pub fn account(shard: NodeId, j: u64) -> Key {
     shard.0 * 100 + j
@@ -32,13 +72,9 @@ pub fn total_money() -> i64 {
 }
 
 /// A bank of four shards, each node coordinating and participating.
-pub fn bank(config: SimConfig, bug: Option<Bug>) -> Bank {
-    Sim::new(config, SHARDS, move |id, log: &Vec<Record<KvRedo>>| {
-        let mut c = Config::new(id);
-        c.bug = bug;
-        TwoPhaseNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
-    })
-    .expect("valid simulation")
+pub fn bank<N: BankNode>(config: SimConfig, bug: Option<Bug>) -> Bank<N> {
+    Sim::new(config, SHARDS, move |id, log: &Vec<N::Persist>| N::build(id, log, bug))
+        .expect("valid simulation")
 }
 
 /// A transfer of `amount` between two accounts (one or two shards), sometimes with a
@@ -86,7 +122,7 @@ pub fn transfer(rng: &mut SimRng, tag: u64) -> Request<Vec<KvOp>> {
 }
 
 /// Schedule `count` transfers at random times in `0..horizon` on random coordinators.
-pub fn schedule_transfers(sim: &mut Bank, seed: u64, count: u64, horizon: u64) {
+pub fn schedule_transfers<N: BankNode>(sim: &mut Bank<N>, seed: u64, count: u64, horizon: u64) {
     let mut rng = SimRng::new(seed ^ 0x7A11_5FE7);
     for tag in 0..count {
         let at = rng.below(horizon);
@@ -100,7 +136,7 @@ pub fn schedule_transfers(sim: &mut Bank, seed: u64, count: u64, horizon: u64) {
 /// After every step: every node that decided or applied an outcome for a transaction
 /// agrees with every other (atomicity, across crashes and lives), and no correct node
 /// ever reports a protocol violation.
-pub fn add_atomicity_invariant(sim: &mut Bank) {
+pub fn add_atomicity_invariant<N: BankNode>(sim: &mut Bank<N>) {
     let mut seen = 0;
     let mut known: BTreeMap<TxId, (Outcome, NodeId, u64)> = BTreeMap::new();
     sim.add_invariant("atomicity", move |sim| {
@@ -131,14 +167,12 @@ pub fn add_atomicity_invariant(sim: &mut Bank) {
 }
 
 /// Run until every node is up and nothing is in doubt or in flight.
-pub fn run_to_quiescence(sim: &mut Bank, max_steps: u64) -> Result<(), String> {
+pub fn run_to_quiescence<N: BankNode>(sim: &mut Bank<N>, max_steps: u64) -> Result<(), String> {
     let quiet = sim
         .run_until(
             |sim| {
                 SHARDS.iter().all(|id| sim.is_up(*id))
-                    && sim
-                        .live_nodes()
-                        .all(|(_, n)| n.in_doubt().next().is_none() && n.coordinating() == 0)
+                    && sim.live_nodes().all(|(_, n)| n.idle())
             },
             max_steps,
         )
@@ -148,24 +182,19 @@ pub fn run_to_quiescence(sim: &mut Bank, max_steps: u64) -> Result<(), String> {
     }
     let stuck: Vec<String> = sim
         .live_nodes()
-        .map(|(id, n)| {
-            format!(
-                "{id}: in doubt {:?}, coordinating {}",
-                n.in_doubt().collect::<Vec<_>>(),
-                n.coordinating()
-            )
-        })
+        .filter(|(_, n)| !n.idle())
+        .map(|(id, _)| id.to_string())
         .collect();
-    Err(format!("no quiescence after healing: {stuck:?}"))
+    Err(format!("no quiescence after healing; busy: {stuck:?}"))
 }
 
 /// At the end: money is conserved, and the committed transactions, replayed in the
 /// order of their commit decisions, read exactly what each shard says they read and
 /// leave exactly the state each shard has (serializability).
-pub fn check_bank(sim: &Bank) -> Result<(), String> {
+pub fn check_bank<N: BankNode>(sim: &Bank<N>) -> Result<(), String> {
     let mut total = 0;
     for (_, node) in sim.live_nodes() {
-        total += node.resource().data().values().sum::<i64>();
+        total += node.shard().data().values().sum::<i64>();
     }
     if total != total_money() {
         return Err(format!("total is {total}, expected {}", total_money()));
@@ -183,7 +212,7 @@ pub fn check_bank(sim: &Bank) -> Result<(), String> {
     }
     let mut work: BTreeMap<TxId, Vec<KvRedo>> = BTreeMap::new();
     for (id, node) in sim.live_nodes() {
-        for (tx, redo) in node.resource().history() {
+        for (tx, redo) in node.shard().history() {
             if !decided.contains_key(tx) {
                 return Err(format!(
                     "{id} committed {tx}, which no coordinator decided to commit"
@@ -213,7 +242,7 @@ pub fn check_bank(sim: &Bank) -> Result<(), String> {
         }
     }
     for (id, node) in sim.live_nodes() {
-        for (key, value) in node.resource().data() {
+        for (key, value) in node.shard().data() {
             if model.get(key) != Some(value) {
                 return Err(format!(
                     "{id} holds {key} = {value}, the serial replay {:?}",

@@ -1,1 +1,0 @@
-//! Paxos Commit (placeholder).
