@@ -26,4 +26,3 @@ impl Backoff {
         true
     }
 }
-

@@ -64,7 +64,10 @@ impl<R: Resource> PaxosCommitNode<R> {
         value: Value,
         out: &mut PaxosActions<R>,
     ) {
-        if !self.is_acceptor() || !rms.contains(&instance) || rms.len() > self.config.participants_max {
+        if !self.is_acceptor()
+            || !rms.contains(&instance)
+            || rms.len() > self.config.participants_max
+        {
             self.stats.ignored += 1;
             return;
         }
@@ -90,7 +93,12 @@ impl<R: Resource> PaxosCommitNode<R> {
         {
             // Never two values in one ballot; a duplicate gets its 2b again.
             if v == value {
-                let msg = Message::Phase2b { tx, instance, ballot, value };
+                let msg = Message::Phase2b {
+                    tx,
+                    instance,
+                    ballot,
+                    value,
+                };
                 self.send(learner(tx, ballot), msg, out);
             } else {
                 self.stats.ignored += 1;
@@ -106,7 +114,12 @@ impl<R: Resource> PaxosCommitNode<R> {
             ballot,
             value,
         });
-        let msg = Message::Phase2b { tx, instance, ballot, value };
+        let msg = Message::Phase2b {
+            tx,
+            instance,
+            ballot,
+            value,
+        };
         self.send(learner(tx, ballot), msg, out);
     }
 
@@ -144,12 +157,22 @@ impl<R: Resource> PaxosCommitNode<R> {
         if fresh {
             out.persist(Record::Promised { tx, ballot });
         }
-        self.send(from, Message::Phase1b { tx, ballot, accepted }, out);
+        self.send(
+            from,
+            Message::Phase1b {
+                tx,
+                ballot,
+                accepted,
+            },
+            out,
+        );
     }
 
     /// The acceptor learns the outcome: its instance state is no longer needed.
     pub(super) fn acceptor_learn(&mut self, tx: TxId, outcome: Outcome, out: &mut PaxosActions<R>) {
-        if !self.is_acceptor() || self.learned.contains_key(&tx) {
+        // Only for transactions this acceptor holds state for: a decision about an
+        // unknown transaction is not evidence of anything it needs to remember.
+        if !self.is_acceptor() || !self.acceptor.contains_key(&tx) {
             return;
         }
         self.acceptor.remove(&tx);

@@ -42,7 +42,9 @@ impl<R: Resource> PaxosCommitNode<R> {
         participants: Vec<(NodeId, R::Work)>,
         out: &mut PaxosActions<R>,
     ) {
-        if let Err(error) = crate::api::validate_participants(&participants, self.config.participants_max) {
+        if let Err(error) =
+            crate::api::validate_participants(&participants, self.config.participants_max)
+        {
             out.emit(Event::Rejected { tag, error });
             return;
         }
@@ -93,11 +95,11 @@ impl<R: Resource> PaxosCommitNode<R> {
             return;
         }
         self.ensure_epoch(out);
-        let seen = self
-            .acceptor
-            .get(&tx)
-            .map_or(0, |a| a.promised.round)
-            .max(self.leader.get(&tx).map_or(0, |l| l.next_round.max(l.ballot.round)));
+        let seen = self.acceptor.get(&tx).map_or(0, |a| a.promised.round).max(
+            self.leader
+                .get(&tx)
+                .map_or(0, |l| l.next_round.max(l.ballot.round)),
+        );
         let ballot = Ballot {
             round: seen + 1,
             epoch: self.epoch,
@@ -235,12 +237,22 @@ impl<R: Resource> PaxosCommitNode<R> {
         entry.chosen.insert(instance, value);
         if value == Value::Aborted {
             self.decide(tx, Outcome::Abort, out);
-        } else if entry.rms.iter().all(|rm| entry.chosen.get(rm) == Some(&Value::Prepared)) {
+        } else if entry
+            .rms
+            .iter()
+            .all(|rm| entry.chosen.get(rm) == Some(&Value::Prepared))
+        {
             self.decide(tx, Outcome::Commit, out);
         }
     }
 
-    pub(super) fn on_reject(&mut self, from: NodeId, tx: TxId, promised: Ballot, _out: &mut PaxosActions<R>) {
+    pub(super) fn on_reject(
+        &mut self,
+        from: NodeId,
+        tx: TxId,
+        promised: Ballot,
+        _out: &mut PaxosActions<R>,
+    ) {
         let _ = from;
         if let Some(entry) = self.leader.get_mut(&tx)
             && promised > entry.ballot

@@ -212,7 +212,12 @@ impl<R: Resource> PaxosCommitNode<R> {
         for record in log {
             match record {
                 Record::Epoch(e) => node.epoch = node.epoch.max(e.saturating_add(1)),
-                Record::Voted { tx, rms, value, redo } => match redo {
+                Record::Voted {
+                    tx,
+                    rms,
+                    value,
+                    redo,
+                } => match redo {
                     Some(redo) => {
                         prepared.insert(*tx, (rms.clone(), redo.clone()));
                     }
@@ -228,13 +233,25 @@ impl<R: Resource> PaxosCommitNode<R> {
                 }
                 Record::Promised { tx, ballot } => {
                     if !node.learned.contains_key(tx) {
-                        let entry = node.acceptor.entry(*tx).or_insert_with(|| AcceptorTx::new(Vec::new()));
+                        let entry = node
+                            .acceptor
+                            .entry(*tx)
+                            .or_insert_with(|| AcceptorTx::new(Vec::new()));
                         entry.promised = entry.promised.max(*ballot);
                     }
                 }
-                Record::Accepted { tx, rms, instance, ballot, value } => {
+                Record::Accepted {
+                    tx,
+                    rms,
+                    instance,
+                    ballot,
+                    value,
+                } => {
                     if !node.learned.contains_key(tx) {
-                        let entry = node.acceptor.entry(*tx).or_insert_with(|| AcceptorTx::new(rms.clone()));
+                        let entry = node
+                            .acceptor
+                            .entry(*tx)
+                            .or_insert_with(|| AcceptorTx::new(rms.clone()));
                         entry.rms.clone_from(rms);
                         entry.promised = entry.promised.max(*ballot);
                         entry.accepted.insert(*instance, (*ballot, *value));
@@ -248,7 +265,16 @@ impl<R: Resource> PaxosCommitNode<R> {
         }
         for (tx, (rms, redo)) in prepared {
             node.resource.restore_prepared(tx, &redo);
-            node.rm.insert(tx, RmTx { rms, redo, quiet_ticks: 0, asking: None, rounds: 0 });
+            node.rm.insert(
+                tx,
+                RmTx {
+                    rms,
+                    redo,
+                    quiet_ticks: 0,
+                    asking: None,
+                    rounds: 0,
+                },
+            );
         }
         node
     }
@@ -328,9 +354,19 @@ impl<R: Resource> PaxosCommitNode<R> {
         out.persist_in_background(PersistToken(self.next_token), record);
     }
 
-    fn violation(&mut self, tx: TxId, from: NodeId, violation: crate::Violation, out: &mut PaxosActions<R>) {
+    fn violation(
+        &mut self,
+        tx: TxId,
+        from: NodeId,
+        violation: crate::Violation,
+        out: &mut PaxosActions<R>,
+    ) {
         self.stats.violations += 1;
-        out.emit(Event::ProtocolViolation { tx, from, violation });
+        out.emit(Event::ProtocolViolation {
+            tx,
+            from,
+            violation,
+        });
     }
 
     /// Whatever role knows the outcome of `tx`.
@@ -341,14 +377,25 @@ impl<R: Resource> PaxosCommitNode<R> {
     fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
         match msg {
             Message::Prepare { tx, rms, work } => self.on_prepare(from, tx, rms, work, out),
-            Message::Phase2a { tx, rms, instance, ballot, value } => {
-                self.on_phase2a(from, tx, rms, instance, ballot, value, out)
-            }
-            Message::Phase2b { tx, instance, ballot, value } => {
-                self.on_phase2b(from, tx, instance, ballot, value, out)
-            }
+            Message::Phase2a {
+                tx,
+                rms,
+                instance,
+                ballot,
+                value,
+            } => self.on_phase2a(from, tx, rms, instance, ballot, value, out),
+            Message::Phase2b {
+                tx,
+                instance,
+                ballot,
+                value,
+            } => self.on_phase2b(from, tx, instance, ballot, value, out),
             Message::Phase1a { tx, rms, ballot } => self.on_phase1a(from, tx, rms, ballot, out),
-            Message::Phase1b { tx, ballot, accepted } => self.on_phase1b(from, tx, ballot, accepted, out),
+            Message::Phase1b {
+                tx,
+                ballot,
+                accepted,
+            } => self.on_phase1b(from, tx, ballot, accepted, out),
             Message::Reject { tx, promised } => self.on_reject(from, tx, promised, out),
             Message::Decision { tx, outcome } => {
                 // Every role this node plays learns it (crash faults only: whoever
@@ -362,7 +409,9 @@ impl<R: Resource> PaxosCommitNode<R> {
                     self.send(from, Message::Decision { tx, outcome }, out);
                 } else if self.leader.contains_key(&tx) {
                     // Already finding out; the answer comes with the decision.
-                } else if self.config.acceptors.contains(&self.config.id) || tx.coordinator == self.config.id {
+                } else if self.config.acceptors.contains(&self.config.id)
+                    || tx.coordinator == self.config.id
+                {
                     if rms.len() <= self.config.participants_max && rms.contains(&from) {
                         self.take_over(tx, rms, out);
                     } else {
@@ -393,7 +442,9 @@ impl<R: Resource> Node for PaxosCommitNode<R> {
                 self.rm_tick(out);
             }
             Input::Message { from, msg } => self.on_message(from, msg, out),
-            Input::Request(Request::Begin { tag, participants }) => self.begin(tag, participants, out),
+            Input::Request(Request::Begin { tag, participants }) => {
+                self.begin(tag, participants, out)
+            }
             Input::Persisted(_) => {}
         }
         while let Some(msg) = self.local.pop_front() {

@@ -48,7 +48,8 @@ impl<R: Resource> PaxosCommitNode<R> {
         out: &mut PaxosActions<R>,
     ) {
         let me = self.config.id;
-        if from != tx.coordinator || !rms.contains(&me) || rms.len() > self.config.participants_max {
+        if from != tx.coordinator || !rms.contains(&me) || rms.len() > self.config.participants_max
+        {
             self.violation(tx, from, Violation::MalformedPrepare, out);
             return;
         }
@@ -102,7 +103,13 @@ impl<R: Resource> PaxosCommitNode<R> {
         self.propose_vote(tx, &rms, value, out);
     }
 
-    pub(super) fn rm_learn(&mut self, from: NodeId, tx: TxId, outcome: Outcome, out: &mut PaxosActions<R>) {
+    pub(super) fn rm_learn(
+        &mut self,
+        from: NodeId,
+        tx: TxId,
+        outcome: Outcome,
+        out: &mut PaxosActions<R>,
+    ) {
         if let Some(doubt) = self.rm.remove(&tx) {
             match outcome {
                 Outcome::Commit => self.resource.commit(tx, &doubt.redo),
@@ -118,7 +125,10 @@ impl<R: Resource> PaxosCommitNode<R> {
                 self.violation(tx, from, Violation::CommitAfterNo, out);
             }
             Some(RmMemo::Done(known)) if known != outcome => {
-                let violation = Violation::ConflictingDecision { known, claimed: outcome };
+                let violation = Violation::ConflictingDecision {
+                    known,
+                    claimed: outcome,
+                };
                 self.violation(tx, from, violation, out);
             }
             _ => self.stats.ignored += 1,
@@ -152,7 +162,10 @@ impl<R: Resource> PaxosCommitNode<R> {
             self.propose_vote(tx, &rms, Value::Prepared, out);
             // Ask the coordinator, and one acceptor per round (in turn, so that a
             // crashed acceptor is skipped next round and two do not duel).
-            let msg = Message::Inquire { tx, rms: rms.clone() };
+            let msg = Message::Inquire {
+                tx,
+                rms: rms.clone(),
+            };
             self.send(tx.coordinator, msg.clone(), out);
             let turn = (round % acceptors.len().max(1) as u64) as usize;
             if let Some(&backup) = acceptors.get(turn)

@@ -72,7 +72,9 @@ impl<R: Resource> TwoPhaseNode<R> {
         participants: Vec<(NodeId, R::Work)>,
         out: &mut TwoPhaseActions<R>,
     ) {
-        if let Err(error) = crate::api::validate_participants(&participants, self.config.participants_max) {
+        if let Err(error) =
+            crate::api::validate_participants(&participants, self.config.participants_max)
+        {
             out.emit(Event::Rejected { tag, error });
             return;
         }

@@ -101,4 +101,3 @@ pub enum Record<D> {
         tx: TxId,
     },
 }
-

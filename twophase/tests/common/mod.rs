@@ -73,8 +73,10 @@ pub fn total_money() -> i64 {
 
 /// A bank of four shards, each node coordinating and participating.
 pub fn bank<N: BankNode>(config: SimConfig, bug: Option<Bug>) -> Bank<N> {
-    Sim::new(config, SHARDS, move |id, log: &Vec<N::Persist>| N::build(id, log, bug))
-        .expect("valid simulation")
+    Sim::new(config, SHARDS, move |id, log: &Vec<N::Persist>| {
+        N::build(id, log, bug)
+    })
+    .expect("valid simulation")
 }
 
 /// A transfer of `amount` between two accounts (one or two shards), sometimes with a
@@ -170,10 +172,7 @@ pub fn add_atomicity_invariant<N: BankNode>(sim: &mut Bank<N>) {
 pub fn run_to_quiescence<N: BankNode>(sim: &mut Bank<N>, max_steps: u64) -> Result<(), String> {
     let quiet = sim
         .run_until(
-            |sim| {
-                SHARDS.iter().all(|id| sim.is_up(*id))
-                    && sim.live_nodes().all(|(_, n)| n.idle())
-            },
+            |sim| SHARDS.iter().all(|id| sim.is_up(*id)) && sim.live_nodes().all(|(_, n)| n.idle()),
             max_steps,
         )
         .map_err(|v| v.to_string())?;
