@@ -138,3 +138,26 @@ fn a_partition_heals_and_everything_decides() {
         run(seed, None, schedule, LinkConfig::default())
     });
 }
+
+#[test]
+fn regression_a_no_vote_a_peer_aborted_on_survives_a_crash() {
+    // Found by a soak run: n1 voted no (lock conflict), the no was lost, the
+    // uncertain n2 asked n1 and aborted on its word; n1 crashed, forgot its unlogged
+    // no, and voted yes to a re-sent PREPARE, so the coordinator committed. A no
+    // vote is now made durable before a peer is told "abort" because of it.
+    let seed = 189_481_337_246_869_969;
+    let schedule = FaultSchedule::new()
+        .at(269, Fault::BlockLink { from: NodeId(3), to: NodeId(2) })
+        .at(
+            1598,
+            Fault::SetNetwork(LinkConfig {
+                delay: Delay::Uniform { min: 1, max: 130 },
+                loss: 0.09,
+                duplicate: 0.02,
+                reorder: 0.05,
+            }),
+        )
+        .at(4451, Fault::Pause(NodeId(4)))
+        .at(5765, Fault::Crash(NodeId(1)));
+    run(seed, None, schedule, LinkConfig::default()).unwrap();
+}

@@ -301,10 +301,22 @@ impl<R: Resource> TwoPhaseNode<R> {
                     tx,
                     outcome: Outcome::Commit,
                 },
-                Some(Memo::Aborted | Memo::VotedNo | Memo::Refused) => Message::Decision {
+                Some(Memo::Aborted | Memo::Refused) => Message::Decision {
                     tx,
                     outcome: Outcome::Abort,
                 },
+                // A no vote is not logged, so a crash could forget it and a later,
+                // duplicated PREPARE get a yes — harmless while nobody acted on the
+                // no. Before a peer aborts on our word, make the no durable.
+                Some(Memo::VotedNo) => {
+                    self.ensure_epoch(out);
+                    self.participant.remember(tx, Memo::Refused);
+                    out.persist(Record::Refused { tx });
+                    Message::Decision {
+                        tx,
+                        outcome: Outcome::Abort,
+                    }
+                }
                 Some(Memo::ReadOnly) => Message::Undecided {
                     tx,
                     uncertain: false,
