@@ -27,7 +27,12 @@ where
     N::Message: Clone,
 {
     fn new(nodes: Vec<N>) -> Self {
-        Cluster { nodes, queue: VecDeque::new(), out: Actions::with_capacity(256), tag: 0 }
+        Cluster {
+            nodes,
+            queue: VecDeque::new(),
+            out: Actions::with_capacity(256),
+            tag: 0,
+        }
     }
 
     fn perform(&mut self, from: NodeId, commits: &mut u64) {
@@ -41,7 +46,10 @@ where
                         }
                     }
                 }
-                Action::Emit(Event::Decided { outcome: Outcome::Commit, .. }) => *commits += 1,
+                Action::Emit(Event::Decided {
+                    outcome: Outcome::Commit,
+                    ..
+                }) => *commits += 1,
                 // Durable at once: this measures protocol logic, not storage.
                 _ => {}
             }
@@ -55,7 +63,9 @@ where
         let value = self.tag as i64;
         let request = Request::Begin {
             tag: self.tag,
-            participants: (1..=participants).map(|i| (NodeId(i), vec![KvOp::Write { key: i, value }])).collect(),
+            participants: (1..=participants)
+                .map(|i| (NodeId(i), vec![KvOp::Write { key: i, value }]))
+                .collect(),
         };
         let mut commits = 0;
         self.nodes[0].step(Input::Request(request), &mut self.out);
@@ -73,7 +83,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("commit");
     for n in [2u64, 4, 8, 16] {
         let mut two_pc = Cluster::new(
-            (1..=n).map(|i| TwoPhaseNode::recover(twopc::Config::new(NodeId(i)), KvShard::new(), &[])).collect(),
+            (1..=n)
+                .map(|i| TwoPhaseNode::recover(twopc::Config::new(NodeId(i)), KvShard::new(), &[]))
+                .collect(),
         );
         group.bench_with_input(BenchmarkId::new("2pc", n), &n, |b, &n| {
             b.iter(|| assert_eq!(black_box(two_pc.transaction(n)), 1))
@@ -81,7 +93,13 @@ fn bench(c: &mut Criterion) {
         let acceptors: Vec<NodeId> = (1..=3).map(NodeId).collect();
         let mut paxos = Cluster::new(
             (1..=n.max(3))
-                .map(|i| PaxosCommitNode::recover(paxos_commit::Config::new(NodeId(i), acceptors.clone()), KvShard::new(), &[]))
+                .map(|i| {
+                    PaxosCommitNode::recover(
+                        paxos_commit::Config::new(NodeId(i), acceptors.clone()),
+                        KvShard::new(),
+                        &[],
+                    )
+                })
                 .collect(),
         );
         group.bench_with_input(BenchmarkId::new("paxos_commit_f1", n), &n, |b, &n| {

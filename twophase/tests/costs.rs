@@ -27,7 +27,12 @@ pub struct Cost {
 /// Run a warm-up transaction (so every node has logged its epoch), then measure one
 /// transaction begun at n1 over `participants`, `read_only` of which (the last ones)
 /// only read.
-fn measure<N>(nodes: u64, participants: u64, read_only: u64, factory: impl FnMut(NodeId, &Vec<N::Persist>) -> N + 'static) -> Cost
+fn measure<N>(
+    nodes: u64,
+    participants: u64,
+    read_only: u64,
+    factory: impl FnMut(NodeId, &Vec<N::Persist>) -> N + 'static,
+) -> Cost
 where
     N: Node<Request = Request<Vec<KvOp>>, Event = Event> + 'static,
     N::Message: Clone + Debug,
@@ -40,7 +45,14 @@ where
         tag,
         participants: (1..=participants)
             .map(|i| {
-                let op = if i > participants - read_only { KvOp::Read { key: i } } else { KvOp::Write { key: i, value: tag as i64 } };
+                let op = if i > participants - read_only {
+                    KvOp::Read { key: i }
+                } else {
+                    KvOp::Write {
+                        key: i,
+                        value: tag as i64,
+                    }
+                };
                 (NodeId(i), vec![op])
             })
             .collect(),
@@ -63,7 +75,11 @@ where
             _ => {}
         }
     }
-    assert_eq!(applied.len() as u64, writers, "every writer applied exactly once");
+    assert_eq!(
+        applied.len() as u64,
+        writers,
+        "every writer applied exactly once"
+    );
     let last = applied.iter().copied().max().unwrap_or(start);
     Cost {
         decided_delays: (decided.expect("decided") - start) / DELAY,
@@ -89,13 +105,18 @@ fn two_pc(participants: u64, read_only: u64) -> Cost {
 
 fn paxos_commit(participants: u64, f: u64) -> Cost {
     let acceptors: Vec<NodeId> = (1..=2 * f + 1).map(NodeId).collect();
-    measure(participants.max(2 * f + 1), participants, 0, move |id, log: &Vec<_>| {
-        let mut c = paxos_commit::Config::new(id, acceptors.clone());
-        c.resend_ticks = 10_000;
-        c.termination_ticks = 10_000;
-        c.vote_timeout_ticks = 10_000;
-        PaxosCommitNode::recover(c, KvShard::new(), log)
-    })
+    measure(
+        participants.max(2 * f + 1),
+        participants,
+        0,
+        move |id, log: &Vec<_>| {
+            let mut c = paxos_commit::Config::new(id, acceptors.clone());
+            c.resend_ticks = 10_000;
+            c.termination_ticks = 10_000;
+            c.vote_timeout_ticks = 10_000;
+            PaxosCommitNode::recover(c, KvShard::new(), log)
+        },
+    )
 }
 
 /// 2PC with the coordinator at one of the N participants: PREPARE, vote and COMMIT to
@@ -103,7 +124,11 @@ fn paxos_commit(participants: u64, f: u64) -> Cost {
 /// N − 1 acknowledgements presumed abort needs before the coordinator forgets; the
 /// coordinator decides after 2 delays, everyone has applied after 3.
 fn two_pc_formula(n: u64) -> Cost {
-    Cost { decided_delays: 2, applied_delays: 3, messages: 3 * (n - 1) + (n - 1) }
+    Cost {
+        decided_delays: 2,
+        applied_delays: 3,
+        messages: 3 * (n - 1) + (n - 1),
+    }
 }
 
 /// Paxos Commit, coordinator at participant 1, acceptors at nodes 1..=2F+1:
@@ -115,9 +140,14 @@ fn two_pc_formula(n: u64) -> Cost {
 /// 2 after 2 delays, as fast as 2PC.
 fn paxos_commit_formula(n: u64, f: u64) -> Cost {
     let acceptors = 2 * f + 1;
-    let messages = (n - 1) + (n * acceptors - n.min(acceptors)) + 2 * f * n + (n.max(acceptors) - 1);
+    let messages =
+        (n - 1) + (n * acceptors - n.min(acceptors)) + 2 * f * n + (n.max(acceptors) - 1);
     let decided_delays = if f == 1 && n <= acceptors { 2 } else { 3 };
-    Cost { decided_delays, applied_delays: decided_delays + 1, messages }
+    Cost {
+        decided_delays,
+        applied_delays: decided_delays + 1,
+        messages,
+    }
 }
 
 #[test]
@@ -137,7 +167,11 @@ fn read_only_participants_save_two_messages_each() {
     for n in [4, 8] {
         for k in 1..n {
             let full = two_pc_formula(n);
-            assert_eq!(two_pc(n, k).messages, full.messages - 2 * k, "N = {n}, read-only = {k}");
+            assert_eq!(
+                two_pc(n, k).messages,
+                full.messages - 2 * k,
+                "N = {n}, read-only = {k}"
+            );
         }
     }
 }
@@ -149,7 +183,11 @@ fn paxos_commit_failure_free_costs_match_the_formula() {
     // more than 2PC (the acceptors' phase 2b hop) unless co-location saves it.
     for f in [1, 2] {
         for n in 2..=16 {
-            assert_eq!(paxos_commit(n, f), paxos_commit_formula(n, f), "N = {n}, F = {f}");
+            assert_eq!(
+                paxos_commit(n, f),
+                paxos_commit_formula(n, f),
+                "N = {n}, F = {f}"
+            );
         }
     }
 }
@@ -157,14 +195,22 @@ fn paxos_commit_failure_free_costs_match_the_formula() {
 #[test]
 fn print_the_cost_table() {
     // Prints the table recorded in docs/twophase.md (run with --nocapture).
-    println!("| N | 2PC delays (decided/applied) | 2PC msgs | PC F=1 delays | PC F=1 msgs | PC F=2 msgs |");
+    println!(
+        "| N | 2PC delays (decided/applied) | 2PC msgs | PC F=1 delays | PC F=1 msgs | PC F=2 msgs |"
+    );
     for n in [2, 3, 4, 8, 16] {
         let a = two_pc(n, 0);
         let b = paxos_commit(n, 1);
         let c = paxos_commit(n, 2);
         println!(
             "| {n} | {}/{} | {} | {}/{} | {} | {} |",
-            a.decided_delays, a.applied_delays, a.messages, b.decided_delays, b.applied_delays, b.messages, c.messages
+            a.decided_delays,
+            a.applied_delays,
+            a.messages,
+            b.decided_delays,
+            b.applied_delays,
+            b.messages,
+            c.messages
         );
     }
 }

@@ -147,7 +147,13 @@ fn regression_a_no_vote_a_peer_aborted_on_survives_a_crash() {
     // vote is now made durable before a peer is told "abort" because of it.
     let seed = 189_481_337_246_869_969;
     let schedule = FaultSchedule::new()
-        .at(269, Fault::BlockLink { from: NodeId(3), to: NodeId(2) })
+        .at(
+            269,
+            Fault::BlockLink {
+                from: NodeId(3),
+                to: NodeId(2),
+            },
+        )
         .at(
             1598,
             Fault::SetNetwork(LinkConfig {
