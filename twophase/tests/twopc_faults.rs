@@ -8,8 +8,8 @@ use common::*;
 use proptest::prelude::*;
 use synod_core::NodeId;
 use synod_sim::{
-    Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, SimRng, check_seeds,
-    proptest_cases, sim_runner,
+    Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, check_seeds, proptest_cases,
+    sim_runner,
 };
 use synod_twophase::kv::KvShard;
 use synod_twophase::twopc::{Bug, TwoPhaseNode};
@@ -37,23 +37,8 @@ fn run(
     check_bank(&sim)
 }
 
-/// Random crashes and restarts of random nodes (each crash followed by a restart
-/// 50–1500 units later) on a lossy, duplicating, reordering network.
 fn crash_storm(seed: u64) -> FaultSchedule {
-    let mut rng = SimRng::new(seed ^ 0xC4A5);
-    let mut schedule = FaultSchedule::new();
-    let mut t = 0;
-    loop {
-        t += 200 + rng.below(800);
-        if t >= HORIZON {
-            break;
-        }
-        let node = SHARDS[rng.below(SHARDS.len() as u64) as usize];
-        schedule = schedule
-            .at(t, Fault::Crash(node))
-            .at(t + 50 + rng.below(1_450), Fault::Restart(node));
-    }
-    schedule
+    common::crash_storm(seed, HORIZON)
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub(super) struct LeaderTx<W> {
     work: Vec<(NodeId, W)>,
     age_ticks: u64,
     resend: Backoff,
-    /// A higher round heard of in a `Reject`: the next ballot must exceed it.
+    /// The smallest round the next ballot may use (raised by a `Reject`).
     next_round: u64,
 }
 
@@ -95,13 +95,15 @@ impl<R: Resource> PaxosCommitNode<R> {
             return;
         }
         self.ensure_epoch(out);
-        let seen = self.acceptor.get(&tx).map_or(0, |a| a.promised.round).max(
-            self.leader
-                .get(&tx)
-                .map_or(0, |l| l.next_round.max(l.ballot.round)),
-        );
+        // Above anything this node promised as an acceptor, led before, or heard of
+        // in a rejection.
+        let promised = self.acceptor.get(&tx).map_or(1, |a| a.promised.round + 1);
+        let led = self
+            .leader
+            .get(&tx)
+            .map_or(1, |l| l.next_round.max(l.ballot.round + 1));
         let ballot = Ballot {
-            round: seen + 1,
+            round: promised.max(led),
             epoch: self.epoch,
             leader: self.config.id,
         };
@@ -253,13 +255,13 @@ impl<R: Resource> PaxosCommitNode<R> {
         promised: Ballot,
         _out: &mut PaxosActions<R>,
     ) {
-        let _ = from;
+        let _ = from; // any acceptor's rejection counts
         if let Some(entry) = self.leader.get_mut(&tx)
             && promised > entry.ballot
         {
             // Someone else leads a higher ballot; if the outcome is still overdue at
             // our next re-send, start a ballot above it.
-            entry.next_round = entry.next_round.max(promised.round);
+            entry.next_round = entry.next_round.max(promised.round + 1);
         } else {
             self.stats.ignored += 1;
         }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use synod_core::{Node, NodeId};
-use synod_sim::{LinkConfig, Sim, SimConfig, SimRng};
+use synod_sim::{Fault, FaultSchedule, LinkConfig, Sim, SimConfig, SimRng};
 use synod_twophase::kv::{Key, KvOp, KvRedo, KvShard};
 use synod_twophase::paxos_commit::{self, PaxosCommitNode};
 use synod_twophase::twopc::{self, Bug, TwoPhaseNode};
@@ -260,4 +260,23 @@ pub fn lossy() -> LinkConfig {
         reorder: 0.05,
         ..LinkConfig::default()
     }
+}
+
+/// Random crashes and restarts of random nodes (each crash followed by a restart
+/// 50–1500 units later) until `horizon`.
+pub fn crash_storm(seed: u64, horizon: u64) -> FaultSchedule {
+    let mut rng = SimRng::new(seed ^ 0xC4A5);
+    let mut schedule = FaultSchedule::new();
+    let mut t = 0;
+    loop {
+        t += 200 + rng.below(800);
+        if t >= horizon {
+            break;
+        }
+        let node = SHARDS[rng.below(SHARDS.len() as u64) as usize];
+        schedule = schedule
+            .at(t, Fault::Crash(node))
+            .at(t + 50 + rng.below(1_450), Fault::Restart(node));
+    }
+    schedule
 }
