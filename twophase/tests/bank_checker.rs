@@ -9,7 +9,7 @@ use common::*;
 use synod_core::NodeId;
 use synod_sim::SimConfig;
 use synod_twophase::kv::{KvOp, KvRedo, KvShard};
-use synod_twophase::twopc::{self, Bug, TwoPhaseNode};
+use synod_twophase::twopc::{self, TwoPhaseNode};
 use synod_twophase::{Prepared, Resource, TxId};
 
 /// A KV shard whose locks are released as soon as it votes: a transaction that
@@ -37,7 +37,7 @@ impl Resource for EarlyRelease {
 }
 
 impl BankNode for TwoPhaseNode<EarlyRelease> {
-    fn build(id: NodeId, log: &[Self::Persist], _bug: Option<Bug>) -> Self {
+    fn build(id: NodeId, log: &[Self::Persist], _broken: bool) -> Self {
         let shard = KvShard::with_data(opening(id)).record_history();
         TwoPhaseNode::recover(twopc::Config::new(id), EarlyRelease(shard), log)
     }
@@ -50,7 +50,7 @@ impl BankNode for TwoPhaseNode<EarlyRelease> {
 }
 
 fn run<N: BankNode>(seed: u64) -> Result<(), String> {
-    let mut sim = bank::<N>(SimConfig::new(seed), None);
+    let mut sim = bank::<N>(SimConfig::new(seed), false);
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 400, 20_000);
     sim.run_for(20_000).map_err(|v| v.to_string())?;

@@ -19,10 +19,19 @@ type Pc = PaxosCommitNode<KvShard>;
 const HORIZON: u64 = 20_000;
 
 fn run(seed: u64, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
+    run_variant(seed, false, schedule, link)
+}
+
+fn run_variant(
+    seed: u64,
+    broken: bool,
+    schedule: FaultSchedule,
+    link: LinkConfig,
+) -> Result<(), String> {
     let mut config = SimConfig::new(seed);
     config.network = link;
     config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank::<Pc>(config, None);
+    let mut sim = bank::<Pc>(config, broken);
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 200, HORIZON);
     let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
@@ -69,6 +78,22 @@ fn regression_a_rejected_leader_retries_above_the_rejecting_ballot() {
     // but a later epoch never started a higher ballot and stayed leader forever.
     // A rejection now raises the next round above the rejecting ballot's.
     run(934, crash_storm(934, HORIZON), lossy()).unwrap();
+}
+
+#[test]
+fn a_leader_that_commits_for_silent_resource_managers_is_caught() {
+    // The checkers can fail for Paxos Commit too: a leader that proposes Prepared for
+    // instances nobody accepted a value for commits transfers whose other side never
+    // prepared; the money check (or atomicity) flags it within a bounded number of
+    // crash-storm seeds, while the correct leader passes the same seed.
+    let found = (0..300).find_map(|seed| {
+        run_variant(seed, true, crash_storm(seed, HORIZON), lossy())
+            .err()
+            .map(|why| (seed, why))
+    });
+    let (seed, why) = found.expect("the broken leader was not caught in 300 seeds");
+    eprintln!("caught at seed {seed}: {why}");
+    run(seed, crash_storm(seed, HORIZON), lossy()).unwrap();
 }
 
 const N1: NodeId = NodeId(1);

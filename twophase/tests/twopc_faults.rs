@@ -12,22 +12,17 @@ use synod_sim::{
     sim_runner,
 };
 use synod_twophase::kv::KvShard;
-use synod_twophase::twopc::{Bug, TwoPhaseNode};
+use synod_twophase::twopc::TwoPhaseNode;
 
 const HORIZON: u64 = 20_000;
 
 /// One run: transfers under `schedule`, healed at the horizon, then checked.
-fn run(
-    seed: u64,
-    bug: Option<Bug>,
-    schedule: FaultSchedule,
-    link: LinkConfig,
-) -> Result<(), String> {
+fn run(seed: u64, broken: bool, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
     let mut config = SimConfig::new(seed);
     config.network = link;
     // Disk writes take a while, so unforced writes have a real window to be lost in.
     config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank::<TwoPhaseNode<KvShard>>(config, bug);
+    let mut sim = bank::<TwoPhaseNode<KvShard>>(config, broken);
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 200, HORIZON);
     let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
@@ -54,7 +49,7 @@ fn atomicity_and_serializability_under_random_fault_schedules() {
     );
     sim_runner(proptest_cases(48))
         .run(&strategy, |(seed, schedule)| {
-            run(seed, None, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
+            run(seed, false, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
         })
         .unwrap();
 }
@@ -68,7 +63,7 @@ fn atomicity_under_a_crash_storm_on_a_lossy_network() {
     check_seeds(
         "atomicity_under_a_crash_storm_on_a_lossy_network",
         24,
-        |seed| run(seed, None, crash_storm(seed), lossy()),
+        |seed| run(seed, false, crash_storm(seed), lossy()),
     );
 }
 
@@ -79,14 +74,9 @@ fn a_coordinator_that_commits_before_its_decision_is_durable_is_caught() {
     // abort while another participant already committed; the atomicity invariant
     // flags it within a bounded number of crash-storm seeds.
     let found = (0..400).find_map(|seed| {
-        run(
-            seed,
-            Some(Bug::CommitBeforeDecisionDurable),
-            crash_storm(seed),
-            lossy(),
-        )
-        .err()
-        .map(|why| (seed, why))
+        run(seed, true, crash_storm(seed), lossy())
+            .err()
+            .map(|why| (seed, why))
     });
     let (seed, why) = found.expect("the broken coordinator was not caught in 400 seeds");
     eprintln!("caught at seed {seed}: {why}");
@@ -98,15 +88,8 @@ fn the_correct_coordinator_passes_the_seeds_that_catch_the_broken_one() {
     // Control for the test above: the same seeds, the same storm, the forced decision
     // record — no violation.
     for seed in 0..400 {
-        if run(
-            seed,
-            Some(Bug::CommitBeforeDecisionDurable),
-            crash_storm(seed),
-            lossy(),
-        )
-        .is_err()
-        {
-            run(seed, None, crash_storm(seed), lossy())
+        if run(seed, true, crash_storm(seed), lossy()).is_err() {
+            run(seed, false, crash_storm(seed), lossy())
                 .unwrap_or_else(|why| panic!("seed {seed}: {why}"));
             return;
         }
@@ -120,7 +103,7 @@ fn a_partition_heals_and_everything_decides() {
         let schedule = FaultSchedule::new()
             .at(3_000, Fault::Partition(vec![vec![NodeId(2)]]))
             .at(9_000, Fault::Heal);
-        run(seed, None, schedule, LinkConfig::default())
+        run(seed, false, schedule, LinkConfig::default())
     });
 }
 
@@ -150,5 +133,5 @@ fn regression_a_no_vote_a_peer_aborted_on_survives_a_crash() {
         )
         .at(4451, Fault::Pause(NodeId(4)))
         .at(5765, Fault::Crash(NodeId(1)));
-    run(seed, None, schedule, LinkConfig::default()).unwrap();
+    run(seed, false, schedule, LinkConfig::default()).unwrap();
 }

@@ -81,6 +81,16 @@ pub struct Config {
     pub active_max: usize,
     /// Outcomes remembered by the resource-manager and acceptor roles.
     pub outcomes_max: usize,
+    /// A deliberate bug, for showing that the tests catch it. Never set it.
+    pub bug: Option<Bug>,
+}
+
+/// Deliberate protocol bugs, so tests can show their checkers catch them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// A leader proposes `Prepared` (instead of `Aborted`) for an instance no promise
+    /// reports a value for — committing for a resource manager that never voted.
+    PreparedForSilentInstances,
 }
 
 impl Config {
@@ -97,6 +107,7 @@ impl Config {
             participants_max: 64,
             active_max: 1024,
             outcomes_max: 1 << 16,
+            bug: None,
         }
     }
 

@@ -17,16 +17,17 @@ use synod_twophase::{Event, Outcome, Request, TxId};
 pub trait BankNode:
     Node<Request = Request<Vec<KvOp>>, Event = Event, Message: Clone + Debug> + Sized + 'static
 {
-    fn build(id: NodeId, log: &[Self::Persist], bug: Option<Bug>) -> Self;
+    /// `broken`: run the protocol's deliberate bug (see `twopc::Bug`, `paxos_commit::Bug`).
+    fn build(id: NodeId, log: &[Self::Persist], broken: bool) -> Self;
     fn shard(&self) -> &KvShard;
     /// Nothing in doubt, nothing being coordinated.
     fn idle(&self) -> bool;
 }
 
 impl BankNode for TwoPhaseNode<KvShard> {
-    fn build(id: NodeId, log: &[Self::Persist], bug: Option<Bug>) -> Self {
+    fn build(id: NodeId, log: &[Self::Persist], broken: bool) -> Self {
         let mut c = twopc::Config::new(id);
-        c.bug = bug;
+        c.bug = broken.then_some(Bug::CommitBeforeDecisionDurable);
         TwoPhaseNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
     }
     fn shard(&self) -> &KvShard {
@@ -39,8 +40,9 @@ impl BankNode for TwoPhaseNode<KvShard> {
 
 /// Paxos Commit with the four shards as its 2F + 1 = 3 acceptors (n1..n3).
 impl BankNode for PaxosCommitNode<KvShard> {
-    fn build(id: NodeId, log: &[Self::Persist], _bug: Option<Bug>) -> Self {
-        let c = paxos_commit::Config::new(id, SHARDS[..3].to_vec());
+    fn build(id: NodeId, log: &[Self::Persist], broken: bool) -> Self {
+        let mut c = paxos_commit::Config::new(id, SHARDS[..3].to_vec());
+        c.bug = broken.then_some(paxos_commit::Bug::PreparedForSilentInstances);
         PaxosCommitNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
     }
     fn shard(&self) -> &KvShard {
@@ -72,9 +74,9 @@ pub fn total_money() -> i64 {
 }
 
 /// A bank of four shards, each node coordinating and participating.
-pub fn bank<N: BankNode>(config: SimConfig, bug: Option<Bug>) -> Bank<N> {
+pub fn bank<N: BankNode>(config: SimConfig, broken: bool) -> Bank<N> {
     Sim::new(config, SHARDS, move |id, log: &Vec<N::Persist>| {
-        N::build(id, log, bug)
+        N::build(id, log, broken)
     })
     .expect("valid simulation")
 }
