@@ -131,7 +131,12 @@ impl<R: Resource> PaxosCommitNode<R> {
         ballot: Ballot,
         out: &mut PaxosActions<R>,
     ) {
-        if !self.is_acceptor() || ballot == Ballot::FAST || from != ballot.leader {
+        if !self.is_acceptor()
+            || ballot == Ballot::FAST
+            || from != ballot.leader
+            || rms.is_empty()
+            || rms.len() > self.config.participants_max
+        {
             self.stats.ignored += 1;
             return;
         }

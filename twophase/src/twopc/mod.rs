@@ -7,7 +7,7 @@
 //!
 //! # The protocol, and where each rule lives
 //!
-//! - **Phase one** ([`coordinator`](self)): the coordinator sends `Prepare` (with the
+//! - **Phase one**: the coordinator sends `Prepare` (with the
 //!   participant list) to every participant and collects votes, re-sending `Prepare`
 //!   to silent participants every [`Config::resend_ticks`]; it aborts if a vote is
 //!   missing after [`Config::vote_timeout_ticks`].
