@@ -39,12 +39,14 @@
 
 pub mod analysis;
 mod byzantine;
+pub mod consensus;
 mod error;
 mod flexible;
 mod grid;
 mod joint;
 mod majority;
 pub mod register;
+mod round;
 mod system;
 mod tally;
 mod weighted;

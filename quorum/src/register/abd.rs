@@ -3,8 +3,9 @@
 use bytes::Bytes;
 use synod_core::NodeId;
 
+use super::RegisterActions;
 use super::message::{OpNumber, RegisterEvent, RegisterMessage, RequestError, Tag, Tagged};
-use super::round::{RegisterActions, Round};
+use crate::round::Round;
 use crate::system::{QuorumKind, QuorumSystem};
 
 /// Who may write the register.
@@ -62,12 +63,12 @@ enum Phase {
     Idle,
     /// Asking a read quorum for the highest tag, in order to read or to write `Some(value)`.
     Query {
-        round: Round<Tagged>,
+        round: Round<Tagged, RegisterMessage>,
         write: Option<Bytes>,
     },
     /// Storing `stored` at a write quorum, then reporting `done`.
     Store {
-        round: Round<()>,
+        round: Round<(), RegisterMessage>,
         stored: Tagged,
         done: Done,
     },

@@ -3,21 +3,22 @@
 use bytes::Bytes;
 use synod_core::NodeId;
 
+use super::RegisterActions;
 use super::message::{OpNumber, RegisterEvent, RegisterMessage, RequestError, Tag, Tagged};
-use super::round::{RegisterActions, Round};
 use crate::byzantine::{Byzantine, ByzantineKind};
 use crate::error::QuorumError;
+use crate::round::Round;
 use crate::system::{QuorumKind, QuorumSystem};
 
 #[derive(Clone, Debug)]
 enum Phase {
     Idle,
     Query {
-        round: Round<Tagged>,
+        round: Round<Tagged, RegisterMessage>,
         write: Option<Bytes>,
     },
     Store {
-        round: Round<()>,
+        round: Round<(), RegisterMessage>,
         tag: Tag,
     },
 }
@@ -158,7 +159,7 @@ impl MaskingClient {
 
     fn query_done(
         &mut self,
-        round: Round<Tagged>,
+        round: Round<Tagged, RegisterMessage>,
         write: Option<Bytes>,
         out: &mut RegisterActions,
     ) {
@@ -185,7 +186,7 @@ impl MaskingClient {
     }
 
     /// The highest-tagged pair reported identically by at least f + 1 servers.
-    fn highest_vouched(&self, round: &Round<Tagged>) -> Tagged {
+    fn highest_vouched(&self, round: &Round<Tagged, RegisterMessage>) -> Tagged {
         let replies: Vec<&Tagged> = round.replies.replies().map(|(_, stored)| stored).collect();
         replies
             .iter()

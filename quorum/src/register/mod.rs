@@ -21,7 +21,6 @@ mod abd;
 mod masking;
 mod message;
 mod node;
-mod round;
 mod server;
 
 pub use abd::{AbdClient, AbdConfig, ReadMode, Writers};
@@ -31,3 +30,6 @@ pub use message::{
 };
 pub use node::RegisterNode;
 pub use server::RegisterServer;
+
+/// The output buffer every register node writes to.
+pub(crate) type RegisterActions = synod_core::Actions<RegisterMessage, Tagged, RegisterEvent>;

@@ -2,10 +2,10 @@
 
 use synod_core::{Input, Node, NodeId};
 
+use super::RegisterActions;
 use super::abd::AbdClient;
 use super::masking::MaskingClient;
 use super::message::{RegisterEvent, RegisterMessage, RegisterRequest, Tagged};
-use super::round::RegisterActions;
 use super::server::RegisterServer;
 use crate::majority::Majority;
 use crate::system::QuorumSystem;

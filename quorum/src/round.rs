@@ -2,11 +2,8 @@
 
 use synod_core::{Actions, NodeId};
 
-use super::message::{OpNumber, RegisterEvent, RegisterMessage, Tagged};
+use crate::register::OpNumber;
 use crate::tally::{Recorded, Tally};
-
-/// The output buffer every register node writes to.
-pub(crate) type RegisterActions = Actions<RegisterMessage, Tagged, RegisterEvent>;
 
 /// A request sent to every server, with the replies collected so far.
 ///
@@ -14,20 +11,20 @@ pub(crate) type RegisterActions = Actions<RegisterMessage, Tagged, RegisterEvent
 /// have not answered: messages may be lost, and servers handle duplicates. Replies
 /// are counted once per server, through a [`Tally`].
 #[derive(Clone, Debug)]
-pub(crate) struct Round<T> {
+pub(crate) struct Round<T, M> {
     pub(crate) op: OpNumber,
-    request: RegisterMessage,
+    request: M,
     pub(crate) replies: Tally<T>,
     ticks_since_send: u32,
 }
 
-impl<T> Round<T> {
+impl<T, M: Clone> Round<T, M> {
     /// Start a round: send `request` to every server.
-    pub(crate) fn start(
+    pub(crate) fn start<P, E>(
         op: OpNumber,
-        request: RegisterMessage,
+        request: M,
         servers: &[NodeId],
-        out: &mut RegisterActions,
+        out: &mut Actions<M, P, E>,
     ) -> Self {
         for &server in servers {
             out.send(server, request.clone());
@@ -41,7 +38,7 @@ impl<T> Round<T> {
     }
 
     /// Count a tick; re-send to the silent servers when the timeout is reached.
-    pub(crate) fn on_tick(&mut self, retransmit_ticks: u32, out: &mut RegisterActions) {
+    pub(crate) fn on_tick<P, E>(&mut self, retransmit_ticks: u32, out: &mut Actions<M, P, E>) {
         self.ticks_since_send += 1;
         if self.ticks_since_send >= retransmit_ticks {
             self.ticks_since_send = 0;
