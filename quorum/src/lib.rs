@@ -23,6 +23,13 @@
 //! enumerating subsets, and the tests check it agrees with the formulas. [`Tally`]
 //! collects replies so that duplicates and non-members are never counted.
 //!
+//! # Replicated by quorums
+//!
+//! - [`register`]: ABD atomic registers (single- and multi-writer) and a register over
+//!   Byzantine masking quorums, as step-function [`synod_core::Node`]s.
+//! - [`consensus`]: Herlihy's quorum consensus — checked initial/final quorum sizes
+//!   per operation — and a replicated FIFO queue built on it.
+//!
 //! ```
 //! use synod_core::NodeId;
 //! use synod_quorum::{Joint, Majority, QuorumKind, QuorumSystem, VoteResult};
@@ -46,6 +53,7 @@ mod grid;
 mod joint;
 mod majority;
 pub mod register;
+pub mod ring;
 mod round;
 mod system;
 mod tally;

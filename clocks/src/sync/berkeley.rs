@@ -83,6 +83,7 @@ pub struct BerkeleyConfig {
     /// Readings further than this from the median are outliers.
     pub tolerance: u64,
     /// Test hook: average every reading, outliers included.
+    #[doc(hidden)]
     pub keep_outliers: bool,
 }
 

@@ -208,6 +208,7 @@ impl CristianNode {
 
     /// A deliberately broken client that sets its clock to the server's reported
     /// time, forgetting the reply's transit: for tests that show the checker works.
+    #[doc(hidden)]
     pub fn broken_client(id: NodeId, clock: LocalClock, config: CristianConfig) -> Self {
         let mut node = CristianNode::client(id, clock, config);
         if let Role::Client { ignore_transit, .. } = &mut node.role {

@@ -26,6 +26,7 @@ pub struct NtpConfig {
     /// `minsane`): a lone server cannot be told from a falseticker.
     pub min_truechimers: usize,
     /// Test hook: skip selection and average every server, falsetickers included.
+    #[doc(hidden)]
     pub trust_all: bool,
 }
 

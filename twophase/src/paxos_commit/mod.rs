@@ -82,10 +82,12 @@ pub struct Config {
     /// Outcomes remembered by the resource-manager and acceptor roles.
     pub outcomes_max: usize,
     /// A deliberate bug, for showing that the tests catch it. Never set it.
+    #[doc(hidden)]
     pub bug: Option<Bug>,
 }
 
 /// Deliberate protocol bugs, so tests can show their checkers catch them.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
     /// A leader proposes `Prepared` (instead of `Aborted`) for an instance no promise

@@ -72,10 +72,12 @@ pub struct Config {
     /// How many outcomes a participant remembers to answer peers and duplicates.
     pub outcomes_max: usize,
     /// A deliberate bug, for showing that the tests catch it. Never set it.
+    #[doc(hidden)]
     pub bug: Option<Bug>,
 }
 
 /// Deliberate protocol bugs, so tests can show their checkers catch them.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
     /// The coordinator sends COMMIT before its decision is durable (it writes the
