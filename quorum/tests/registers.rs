@@ -58,13 +58,13 @@ fn schedule_server_crashes(sim: &mut Sim<RegisterNode>) {
 }
 
 /// Drive `clients` through `ops_per_client` operations each (one at a time per client,
-/// 40% writes of fresh values), recording the history. An operation whose client
+/// writing fresh values when `writes` says so), recording the history. An operation whose client
 /// crashed stays pending.
 fn drive(
     sim: &mut Sim<RegisterNode>,
     clients: &[NodeId],
     ops_per_client: usize,
-    limit: u64,
+    mut writes: impl FnMut(&mut synod_sim::SimRng, NodeId) -> bool,
 ) -> Hist {
     let mut history = History::new();
     let mut in_flight: BTreeMap<NodeId, OpId> = BTreeMap::new();
@@ -103,7 +103,7 @@ fn drive(
                     continue;
                 }
                 *issued.get_mut(&client).expect("known") += 1;
-                let input = if sim.rng().chance(0.4) {
+                let input = if writes(sim.rng(), client) {
                     next_value += 1;
                     RegisterInput::Write(next_value)
                 } else {
@@ -121,7 +121,7 @@ fn drive(
                 issued[c] == ops_per_client && (!in_flight.contains_key(c) || !sim.is_up(*c))
             })
         },
-        limit,
+        2_000_000,
     )
     .unwrap_or_else(|v| panic!("{v}"));
     history
@@ -168,7 +168,7 @@ fn run_abd(seed: u64, config: AbdConfig) -> Hist {
         sim.schedule(at, Fault::Crash(CLIENTS[2]))
             .expect("known node");
     }
-    drive(&mut sim, &CLIENTS, 40, 2_000_000)
+    drive(&mut sim, &CLIENTS, 40, |rng, _| rng.chance(0.4))
 }
 
 /// MWMR ABD is linearizable with a minority of servers crashing and restarting, 10%
@@ -203,66 +203,12 @@ fn abd_single_writer_is_linearizable_under_faults() {
                 },
             );
             // Client 11 writes; 12 and 13 only read.
-            let writer = drive_single_writer(&mut sim);
+            let writer = drive(&mut sim, &CLIENTS, 40, |_, client| client == CLIENTS[0]);
             check(&Register::new(0), &writer)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         },
     );
-}
-
-fn drive_single_writer(sim: &mut Sim<RegisterNode>) -> Hist {
-    // Reuse `drive` for the readers by making the writer's requests all writes: run
-    // the writer and readers as separate client groups in one loop.
-    let mut history = History::new();
-    let mut in_flight: BTreeMap<NodeId, OpId> = BTreeMap::new();
-    let mut issued: BTreeMap<NodeId, usize> = CLIENTS.iter().map(|&c| (c, 0)).collect();
-    let mut next_value = 0u64;
-    let mut last_stamp = 0u64;
-    let mut stamp = move |now: u64| {
-        last_stamp = (now * 1_000).max(last_stamp + 1);
-        last_stamp
-    };
-    sim.run_until(
-        |sim| {
-            let now = sim.now();
-            let events: Vec<(NodeId, RegisterEvent)> =
-                sim.drain_events().map(|(_, id, e)| (id, e)).collect();
-            for (client, event) in events {
-                let output = match event {
-                    RegisterEvent::Read { read, .. } => RegisterOutput::Value(decode(&read.value)),
-                    RegisterEvent::Written { .. } => RegisterOutput::Written,
-                    RegisterEvent::Rejected(e) => panic!("refused: {e}"),
-                };
-                let op = in_flight.remove(&client).expect("running");
-                history
-                    .complete(op, output, stamp(now))
-                    .expect("completes once");
-            }
-            for client in CLIENTS {
-                if in_flight.contains_key(&client) || issued[&client] == 40 {
-                    continue;
-                }
-                *issued.get_mut(&client).expect("known") += 1;
-                let (input, request) = if client == CLIENTS[0] {
-                    next_value += 1;
-                    (
-                        RegisterInput::Write(next_value),
-                        RegisterRequest::Write(encode(next_value)),
-                    )
-                } else {
-                    (RegisterInput::Read, RegisterRequest::Read)
-                };
-                let op = history.invoke(client.0, input, stamp(now));
-                sim.request(client, request).expect("up");
-                in_flight.insert(client, op);
-            }
-            issued.values().all(|&n| n == 40) && in_flight.is_empty()
-        },
-        2_000_000,
-    )
-    .unwrap_or_else(|v| panic!("{v}"));
-    history
 }
 
 /// Reads that skip the write-back (a regular register) are NOT linearizable, and the
