@@ -52,6 +52,7 @@ mod flexible;
 mod grid;
 mod joint;
 mod majority;
+pub mod merkle;
 pub mod register;
 pub mod ring;
 mod round;
