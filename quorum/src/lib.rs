@@ -47,6 +47,7 @@
 pub mod analysis;
 mod byzantine;
 pub mod consensus;
+pub mod dynamo;
 mod error;
 mod flexible;
 mod grid;
