@@ -119,7 +119,13 @@ impl MerkleTree {
         (buckets, sent)
     }
 
-    fn first_leaf(&self) -> usize {
+    /// The tree's depth.
+    pub fn depth(&self) -> u8 {
+        self.depth
+    }
+
+    /// The heap index of the first leaf; leaf `b` (bucket `b`) is at `first_leaf() + b`.
+    pub fn first_leaf(&self) -> usize {
         (1usize << self.depth) - 1
     }
 

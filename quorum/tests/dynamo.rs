@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use synod_clocks::{Causality, VersionVector};
 use synod_core::NodeId;
 use synod_quorum::dynamo::{
-    DynamoConfig, DynamoError, DynamoEvent, DynamoNode, DynamoRecord, DynamoRequest,
+    DynamoConfig, DynamoError, DynamoEvent, DynamoMessage, DynamoNode, DynamoRecord, DynamoRequest,
 };
 use synod_quorum::ring::Ring;
 use synod_sim::{Fault, LinkConfig, Sim, SimConfig, check_seeds};
@@ -333,5 +333,91 @@ fn invalid_requests_and_configurations_are_typed_errors() {
             &DynamoError::NotAReplica { preferred: prefs },
             &DynamoError::DuplicateOp(2)
         ]
+    );
+}
+
+/// Merkle-tree anti-entropy repairs a replica that missed writes while it was down
+/// longer than any coordinator kept retrying, and its traffic is proportional to the
+/// difference (10 of 5,000 keys), not to the data.
+#[test]
+fn anti_entropy_repairs_a_stale_replica_with_traffic_proportional_to_the_difference() {
+    let config = DynamoConfig {
+        merkle_depth: 12,
+        ..DynamoConfig::new(3, 2, 2).expect("valid")
+    };
+    let mut ring = Ring::new(32).expect("valid");
+    for id in 1..=3 {
+        ring.add(NodeId(id));
+    }
+    let mut sim = Sim::new(
+        SimConfig::new(5),
+        (1..=3).map(NodeId),
+        move |id, log: &Vec<DynamoRecord>| DynamoNode::recover(id, ring.clone(), config, log),
+    )
+    .expect("valid");
+    // Count only anti-entropy bytes: 12 per tree hash, key + values + 16 per entry.
+    sim.set_message_size(|msg| match msg {
+        DynamoMessage::TreeHashes { nodes } => 12 * nodes.len(),
+        DynamoMessage::BucketEntries { entries, .. } => entries
+            .iter()
+            .map(|(k, v)| 16 + k.len() + v.values().map(Bytes::len).sum::<usize>())
+            .sum(),
+        _ => 0,
+    });
+    let put = |op: u64, k: u64| DynamoRequest::Put {
+        op,
+        key: key(k),
+        value: Bytes::from(format!("{k:>50}{op:>50}")), // 100 bytes
+        context: VersionVector::new(),
+    };
+    for batch in 0..5 {
+        for k in batch * 1_000..(batch + 1) * 1_000 {
+            sim.request(NodeId(1), put(k, k)).unwrap();
+        }
+        sim.run_for(10_000).unwrap();
+    }
+    let data_bytes: usize = (0..5_000u64)
+        .map(|k| {
+            sim.node(NodeId(1))
+                .unwrap()
+                .versions(&key(k))
+                .unwrap()
+                .values()
+                .map(Bytes::len)
+                .sum::<usize>()
+                + key(k).len()
+                + 16
+        })
+        .sum();
+
+    sim.apply(Fault::Crash(NodeId(3))).unwrap();
+    for k in 0..10 {
+        sim.request(NodeId(1), put(10_000 + k, k * 500)).unwrap();
+    }
+    // Longer than the request timeout: the coordinator stops retrying node 3.
+    sim.run_for(10_000).unwrap();
+    sim.apply(Fault::Restart(NodeId(3))).unwrap();
+    let stale = |sim: &Sim<DynamoNode>| {
+        (0..10)
+            .filter(|k| {
+                sim.node(NodeId(3)).unwrap().versions(&key(k * 500))
+                    != sim.node(NodeId(1)).unwrap().versions(&key(k * 500))
+            })
+            .count()
+    };
+    assert_eq!(stale(&sim), 10, "node 3 missed all ten writes");
+    let before = sim.stats().bytes_sent;
+    let repaired = sim.run_until(|sim| stale(sim) == 0, 1_000_000).unwrap();
+    let repair_bytes = (sim.stats().bytes_sent - before) as usize;
+    assert!(
+        repaired,
+        "anti-entropy repaired node 3 ({repair_bytes} bytes sent)"
+    );
+    println!(
+        "anti-entropy: {repair_bytes} bytes to repair 10 of 5,000 keys; the data is {data_bytes} bytes"
+    );
+    assert!(
+        repair_bytes * 20 < data_bytes,
+        "repair cost {repair_bytes} bytes, the data is only {data_bytes}"
     );
 }

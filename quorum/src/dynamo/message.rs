@@ -129,7 +129,26 @@ pub enum DynamoMessage {
         /// The handoff fingerprint being acknowledged, if this was a handoff.
         handoff: Option<u64>,
     },
+    /// Anti-entropy: compare these tree nodes with yours; answer with the children of
+    /// those that differ, or with the contents of differing buckets.
+    TreeHashes {
+        /// (heap index, hash) pairs.
+        nodes: TreeNodes,
+    },
+    /// Anti-entropy: the sender's keys in `buckets`, to merge.
+    BucketEntries {
+        /// The buckets these entries cover.
+        buckets: Vec<u32>,
+        /// Keys and versions.
+        entries: Vec<(Bytes, Versions)>,
+        /// Whether the receiver should answer with its own entries of these buckets.
+        reply: bool,
+    },
 }
+
+/// Anti-entropy: hashes of nodes (heap index, hash) of the sender's Merkle tree over
+/// the keys it shares with the receiver.
+pub type TreeNodes = Vec<(u32, u64)>;
 
 /// What a node persists: its versions of a key, a hint it holds, or a handed-off hint.
 #[derive(Clone, Debug, PartialEq, Eq)]

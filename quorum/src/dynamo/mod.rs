@@ -16,13 +16,20 @@
 //!   `hint_after_ticks` is replaced, for this write, by the next node clockwise that is
 //!   not in the list; it keeps the write as a *hint* for the intended replica (durably)
 //!   and hands it back every `handoff_ticks` until acknowledged.
+//! - **Merkle-tree anti-entropy**: every `anti_entropy_ticks` a node compares a
+//!   [`MerkleTree`](crate::merkle::MerkleTree) over the keys it shares with the next
+//!   peer, descending only into differing subtrees and exchanging only differing
+//!   buckets — repairing replicas that every coordinator gave up on.
 //!
 //! Guarantees, tested on the simulator: an acknowledged write is never lost while
 //! fewer than W of the nodes holding it fail; concurrent writes come back as siblings,
 //! never silently dropped; after faults heal and hints are handed off, replicas that
 //! hold a key converge. With R + W > N and no sloppy substitutes, a get sees every
-//! put acknowledged before it began. Not yet: Merkle-tree anti-entropy between
-//! replicas ([`merkle`](crate::merkle) holds the trees; the exchange is not wired in).
+//! put acknowledged before it began.
+//!
+//! Bounds: `requests_max` coordinated requests and `hints_max` hints per node; a node
+//! rebuilds its anti-entropy tree per exchange step (local work proportional to the
+//! keys it shares with the peer; network traffic proportional to the difference).
 
 mod message;
 mod node;

@@ -10,6 +10,7 @@ use super::message::{
     DynamoError, DynamoEvent, DynamoMessage, DynamoRecord, DynamoRequest, Versions,
 };
 use crate::error::QuorumError;
+use crate::merkle::MerkleTree;
 use crate::ring::{Ring, token};
 
 type DynamoActions = Actions<DynamoMessage, DynamoRecord, DynamoEvent>;
@@ -36,6 +37,10 @@ pub struct DynamoConfig {
     pub requests_max: usize,
     /// The most hints one node holds; beyond it, it refuses to stand in.
     pub hints_max: usize,
+    /// Start a Merkle-tree exchange with the next peer every this many ticks (0: never).
+    pub anti_entropy_ticks: u32,
+    /// Depth of the anti-entropy trees (2^depth buckets).
+    pub merkle_depth: u8,
 }
 
 impl DynamoConfig {
@@ -62,6 +67,8 @@ impl DynamoConfig {
             handoff_ticks: 10,
             requests_max: 1024,
             hints_max: 1 << 16,
+            anti_entropy_ticks: 50,
+            merkle_depth: 8,
         })
     }
 }
@@ -291,6 +298,27 @@ impl DynamoNode {
             } => {
                 if self.accept(&key, versions, hint, out) {
                     out.send(from, DynamoMessage::ReplicateAck { req, key, handoff });
+                }
+            }
+            DynamoMessage::TreeHashes { nodes } => self.compare_trees(from, &nodes, out),
+            DynamoMessage::BucketEntries {
+                buckets,
+                entries,
+                reply,
+            } => {
+                if reply {
+                    let mine = self.bucket_entries(from, &buckets);
+                    out.send(
+                        from,
+                        DynamoMessage::BucketEntries {
+                            buckets,
+                            entries: mine,
+                            reply: false,
+                        },
+                    );
+                }
+                for (key, versions) in entries {
+                    self.accept(&key, versions, None, out);
                 }
             }
             DynamoMessage::ReplicateAck { req, key, handoff } => match handoff {
@@ -523,6 +551,24 @@ impl DynamoNode {
                 }
             }
         }
+        if config.anti_entropy_ticks > 0
+            && self
+                .ticks
+                .is_multiple_of(u64::from(config.anti_entropy_ticks))
+        {
+            let peers: Vec<NodeId> = self.ring.nodes().filter(|&n| n != self.id).collect();
+            if !peers.is_empty() {
+                let round = self.ticks / u64::from(config.anti_entropy_ticks);
+                let peer = peers[(round % peers.len() as u64) as usize];
+                let root = self.shared_tree(peer).map_or(0, |t| t.root());
+                out.send(
+                    peer,
+                    DynamoMessage::TreeHashes {
+                        nodes: vec![(0, root)],
+                    },
+                );
+            }
+        }
         if self
             .ticks
             .is_multiple_of(u64::from(config.handoff_ticks.max(1)))
@@ -540,6 +586,75 @@ impl DynamoNode {
                 );
             }
         }
+    }
+}
+
+impl DynamoNode {
+    /// The keys this node holds that `peer` also replicates.
+    fn shared_keys(&self, peer: NodeId) -> impl Iterator<Item = (&Bytes, &Versions)> + '_ {
+        self.store.iter().filter(move |(key, _)| {
+            self.ring
+                .preference_list(key, self.config.n)
+                .contains(&peer)
+        })
+    }
+
+    /// A Merkle tree over the keys shared with `peer` (rebuilt per exchange step: local
+    /// work proportional to the data, traffic proportional to the difference).
+    fn shared_tree(&self, peer: NodeId) -> Option<MerkleTree> {
+        let mut tree = MerkleTree::new(self.config.merkle_depth).ok()?;
+        for (key, versions) in self.shared_keys(peer) {
+            tree.insert(key, &digest_of(versions).to_le_bytes());
+        }
+        Some(tree)
+    }
+
+    /// Answer `peer`'s tree hashes: descend into the differing inner nodes, and
+    /// exchange the contents of differing leaves.
+    fn compare_trees(&mut self, peer: NodeId, theirs: &[(u32, u64)], out: &mut DynamoActions) {
+        let Some(tree) = self.shared_tree(peer) else {
+            return;
+        };
+        let first_leaf = tree.first_leaf();
+        let mut children = Vec::new();
+        let mut buckets = Vec::new();
+        for &(index, hash) in theirs {
+            let index = index as usize;
+            match tree.hash(index) {
+                Some(mine) if mine != hash => {
+                    if index >= first_leaf {
+                        buckets.push((index - first_leaf) as u32);
+                    } else {
+                        for child in [2 * index + 1, 2 * index + 2] {
+                            children.push((child as u32, tree.hash(child).unwrap_or(0)));
+                        }
+                    }
+                }
+                _ => {} // equal, or an index outside our tree: nothing to do
+            }
+        }
+        if !children.is_empty() {
+            out.send(peer, DynamoMessage::TreeHashes { nodes: children });
+        }
+        if !buckets.is_empty() {
+            let entries = self.bucket_entries(peer, &buckets);
+            out.send(
+                peer,
+                DynamoMessage::BucketEntries {
+                    buckets,
+                    entries,
+                    reply: true,
+                },
+            );
+        }
+    }
+
+    fn bucket_entries(&self, peer: NodeId, buckets: &[u32]) -> Vec<(Bytes, Versions)> {
+        let depth = self.config.merkle_depth;
+        self.shared_keys(peer)
+            .filter(|(key, _)| buckets.contains(&(MerkleTree::bucket_of(depth, key) as u32)))
+            .map(|(key, versions)| (key.clone(), versions.clone()))
+            .collect()
     }
 }
 
