@@ -226,7 +226,8 @@ fn acknowledged_writes_survive_fewer_than_w_failures() {
 
 /// Both sides of a partition accept writes to the same key (sloppy quorum: stand-ins
 /// fill in for unreachable replicas); after the partition heals and hints are handed
-/// back, a read returns both values as siblings — neither is silently dropped.
+/// back, a read returns both values as siblings — neither is silently dropped — and a
+/// write with the context of that read replaces both.
 #[test]
 fn partitioned_writes_surface_as_siblings() {
     check_seeds("partitioned_writes_surface_as_siblings", 16, |seed| {
@@ -276,13 +277,40 @@ fn partitioned_writes_surface_as_siblings() {
         )
         .map_err(|e| e.to_string())?;
         sim.run_for(2_000).map_err(|v| v.to_string())?;
-        let got = sim.events().iter().find_map(|(_, _, e)| match e {
-            DynamoEvent::Got { values, .. } => Some(values.clone()),
-            _ => None,
-        });
-        match got {
-            Some(values) if values == ["left", "right"] => Ok(()),
-            other => Err(format!("expected siblings [left, right], got {other:?}")),
+        let got = |sim: &Sim<DynamoNode>, op: u64| {
+            sim.events().iter().find_map(|(_, _, e)| match e {
+                DynamoEvent::Got {
+                    op: o,
+                    values,
+                    context,
+                } if *o == op => Some((values.clone(), context.clone())),
+                _ => None,
+            })
+        };
+        let Some((values, context)) = got(&sim, 3) else {
+            return Err("the get did not finish".into());
+        };
+        if values != ["left", "right"] {
+            return Err(format!("expected siblings [left, right], got {values:?}"));
+        }
+        // The client reconciles and writes back with the context it read: one value.
+        sim.request(
+            right,
+            DynamoRequest::Put {
+                op: 4,
+                key: key.clone(),
+                value: Bytes::from("both"),
+                context,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        sim.run_for(2_000).map_err(|v| v.to_string())?;
+        sim.request(left, DynamoRequest::Get { op: 5, key })
+            .map_err(|e| e.to_string())?;
+        sim.run_for(2_000).map_err(|v| v.to_string())?;
+        match got(&sim, 5) {
+            Some((values, _)) if values == ["both"] => Ok(()),
+            other => Err(format!("after reconciling expected [both], got {other:?}")),
         }
     });
 }
