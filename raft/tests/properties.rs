@@ -103,7 +103,10 @@ fn finds(breakage: Breakage, what: &str) -> String {
                 .at(t + 2 * ELECTION, synod_sim::Fault::Heal);
         }
         if let Err(why) = run(seed, 3, &schedule, breakage) {
-            assert!(why.contains("raft safety"), "{what} failed liveness, not safety: {why}");
+            assert!(
+                why.contains("raft safety"),
+                "{what} failed liveness, not safety: {why}"
+            );
             return why;
         }
     }
