@@ -906,3 +906,205 @@ impl<S: LogStorage> Node for RaftNode<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synod_core::Action;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index: LogIndex(index),
+            term: Term(term),
+            kind: EntryKind::Command,
+            data: Bytes::new(),
+        }
+    }
+
+    /// Node 1 of {1, 2, 3} with log [1:t1, 2:t2] in term 2, elected leader of term 3
+    /// by node 2's pre-vote and vote.
+    fn leader_with_old_entries() -> (RaftNode, Out) {
+        let mut storage = MemStorage::new();
+        storage
+            .apply(&Record::Entries(vec![entry(1, 1), entry(2, 2)]))
+            .unwrap();
+        storage
+            .apply(&Record::HardState(HardState {
+                term: Term(2),
+                voted_for: None,
+            }))
+            .unwrap();
+        let mut node =
+            RaftNode::new(Config::new(NodeId(1), [1, 2, 3].map(NodeId)), storage).unwrap();
+        let mut out = Actions::new();
+        while node.role() != Role::PreCandidate {
+            node.step(Input::Tick, &mut out);
+        }
+        let grant = |term, pre_vote| Message::RequestVoteResponse {
+            term: Term(term),
+            pre_vote,
+            granted: true,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(3, true),
+            },
+            &mut out,
+        );
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(3, false),
+            },
+            &mut out,
+        );
+        assert_eq!((node.role(), node.term()), (Role::Leader, Term(3)));
+        (node, out)
+    }
+
+    // Raft §5.4.2 (Figure 8): an entry of an earlier term stored on a majority is not
+    // committed by counting replicas; it commits only with an entry of the current term.
+    #[test]
+    fn old_term_entries_commit_only_through_a_current_term_entry() {
+        let (mut node, mut out) = leader_with_old_entries();
+        let matched = |i| Message::AppendEntriesResponse {
+            term: Term(3),
+            outcome: AppendOutcome::Matched {
+                match_index: LogIndex(i),
+            },
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: matched(2),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            node.commit_index(),
+            LogIndex(0),
+            "t2 entry on a majority must not commit"
+        );
+        // The follower holds the t3 no-op, but the leader's own write is not durable:
+        // its log does not count yet (thesis §10.2.1), and 1 of 3 is no quorum.
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: matched(3),
+            },
+            &mut out,
+        );
+        assert_eq!(node.commit_index(), LogIndex(0), "no-op not yet durable");
+        node.step(Input::Persisted(PersistToken(3)), &mut out);
+        assert_eq!(
+            node.commit_index(),
+            LogIndex(3),
+            "leader + follower hold the no-op"
+        );
+    }
+
+    // Thesis §10.2.1: the leader counts itself toward the commit quorum only once its
+    // background write is acknowledged.
+    #[test]
+    fn leader_counts_itself_only_after_persisted() {
+        let (mut node, mut out) = leader_with_old_entries();
+        out.clear();
+        let (index, _) = node.propose(Bytes::from_static(b"x"), &mut out).unwrap();
+        let token = out.as_slice().iter().find_map(|a| match a {
+            Action::PersistInBackground { token, .. } => Some(*token),
+            _ => None,
+        });
+        assert_eq!(token, Some(PersistToken(index.0)));
+        // Only node 3 acknowledges the new entry: 2 of 3 only if the leader counts.
+        let matched = Message::AppendEntriesResponse {
+            term: Term(3),
+            outcome: AppendOutcome::Matched { match_index: index },
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg: matched,
+            },
+            &mut out,
+        );
+        assert!(node.commit_index() < index);
+        node.step(Input::Persisted(PersistToken(index.0)), &mut out);
+        assert_eq!(node.commit_index(), index);
+    }
+
+    // Raft Figure 2: a vote is persisted before the grant is sent, and a second
+    // candidate in the same term is refused.
+    #[test]
+    fn vote_is_durable_before_the_grant_and_granted_once() {
+        let mut node = RaftNode::new(
+            Config::new(NodeId(2), [1, 2, 3].map(NodeId)),
+            MemStorage::new(),
+        )
+        .unwrap();
+        let mut out = Actions::new();
+        let ask = Message::RequestVote {
+            term: Term(1),
+            pre_vote: false,
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(1),
+                msg: ask.clone(),
+            },
+            &mut out,
+        );
+        let kinds: Vec<_> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::Persist(Record::HardState(hs)) => {
+                    Some(format!("persist {:?}", hs.voted_for))
+                }
+                Action::Send {
+                    msg: Message::RequestVoteResponse { granted, .. },
+                    ..
+                } => Some(format!("grant {granted}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["persist None", "persist Some(NodeId(1))", "grant true"]
+        );
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg: ask,
+            },
+            &mut out,
+        );
+        assert!(out.as_slice().iter().any(|a| matches!(
+            a,
+            Action::Send {
+                msg: Message::RequestVoteResponse { granted: false, .. },
+                ..
+            }
+        )));
+    }
+
+    // Proposals are refused with typed errors: too large, and over the uncommitted limit.
+    #[test]
+    fn proposal_limits() {
+        let (mut node, mut out) = leader_with_old_entries();
+        node.config.max_proposal_bytes = 4;
+        node.config.max_uncommitted_bytes = 6;
+        let big = node.propose(Bytes::from_static(b"12345"), &mut out);
+        assert_eq!(big, Err(ProposeError::TooLarge { size: 5, max: 4 }));
+        node.propose(Bytes::from_static(b"1234"), &mut out).unwrap();
+        let over = node.propose(Bytes::from_static(b"123"), &mut out);
+        assert_eq!(
+            over,
+            Err(ProposeError::UncommittedLimit {
+                uncommitted: 4,
+                max: 6
+            })
+        );
+    }
+}
