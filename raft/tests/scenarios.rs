@@ -304,3 +304,65 @@ fn followers_refuse_proposals_with_a_leader_hint() {
     assert!(refused, "follower did not refuse with the leader hint");
     assert_eq!(sim.node(follower).unwrap().raft.role(), Role::Follower);
 }
+
+// 6.824 "persistence" (leader and follower): a crashed leader and, later, a crashed
+// follower restart from their durable state alone and the cluster keeps agreeing.
+#[test]
+fn persistence_across_leader_and_follower_crashes() {
+    check_seeds(
+        "persistence_across_leader_and_follower_crashes",
+        16,
+        |seed| {
+            let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
+            let l = run_to_leader(&mut sim, 4 * ELECTION)?;
+            propose(&mut sim, "a");
+            run_until_applied(&mut sim, &observer, 1, 100_000)?;
+            sim.apply(Fault::Crash(l)).unwrap();
+            sim.apply(Fault::Restart(l)).unwrap();
+            run_to_leader(&mut sim, 6 * ELECTION)?;
+            propose(&mut sim, "b");
+            if !run_until_applied(&mut sim, &observer, 2, 300_000)? {
+                return Err("no agreement after the leader restarted".into());
+            }
+            let l = leader(&sim).ok_or("no leader")?;
+            let f = sim.ids().find(|&id| id != l).unwrap();
+            sim.apply(Fault::Crash(f)).unwrap();
+            propose(&mut sim, "c");
+            sim.run_for(ELECTION).map_err(|v| v.to_string())?;
+            sim.apply(Fault::Restart(f)).unwrap();
+            if !run_until_applied(&mut sim, &observer, 3, 300_000)? {
+                return Err("restarted follower did not catch up".into());
+            }
+            if applied_commands(&sim, f).last().map(|b| &b[..]) != Some(b"c") {
+                return Err("follower's last applied command is not c".into());
+            }
+            Ok(())
+        },
+    );
+}
+
+// 6.824 "RPC counts" for agreement: ten proposals made together cost about one
+// append and one response per follower each, plus heartbeats while followers learn
+// the commit index.
+#[test]
+fn message_count_of_ten_agreements() {
+    check_seeds("message_count_of_ten_agreements", 16, |seed| {
+        let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
+        run_to_leader(&mut sim, 4 * ELECTION)?;
+        sim.run_for(ELECTION).map_err(|v| v.to_string())?;
+        let before = sim.stats().messages_sent;
+        for i in 0..10 {
+            propose(&mut sim, &format!("m{i}"));
+        }
+        if !run_until_applied(&mut sim, &observer, 10, 100_000)? {
+            return Err("ten proposals not applied".into());
+        }
+        let used = sim.stats().messages_sent - before;
+        // 10 appends + 10 responses per follower = 40; heartbeats (4 per interval)
+        // until followers learn the commit index make up the rest.
+        if used > 80 {
+            return Err(format!("ten agreements took {used} messages"));
+        }
+        Ok(())
+    });
+}
