@@ -143,7 +143,7 @@ fn invariants_catch_commit_without_quorum() {
 }
 
 // A 5-node cluster with 10% message loss elects a leader within 3 election
-// timeouts (measured from the first tick) in at least 99% of seeds.
+// timeouts of the start of the run in at least 99% of seeds (also checked with SYNOD_SEEDS=1000).
 #[test]
 fn lossy_five_node_election_is_fast() {
     let seeds = synod_sim::seed_count(200);
@@ -155,9 +155,8 @@ fn lossy_five_node_election_is_fast() {
             ..LinkConfig::default()
         };
         let (mut sim, _) = cluster(config, 5, Breakage::default());
-        // The first election cannot start before the minimum timeout elapses; count
-        // three timeouts after the longest possible first one (2 × minimum).
-        let limit = 2 * ELECTION + 3 * ELECTION;
+        // Counted from the very start, so the first (randomized) timeout is included.
+        let limit = 3 * ELECTION;
         sim.run_until(|s| leader(s).is_some() || s.now() > limit, 1_000_000)
             .unwrap();
         if leader(&sim).is_none() {
