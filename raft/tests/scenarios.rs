@@ -8,6 +8,11 @@ use synod_core::NodeId;
 use synod_raft::Role;
 use synod_sim::{Fault, LinkConfig, SimConfig, check_seeds};
 
+/// How long an election may take: split votes happen (two nodes whose randomized
+/// timeouts land in the same tick both win their pre-votes), so allow several rounds,
+/// as the 6.824 labs do (they allow about 15 timeouts).
+const LEADER_WITHIN: u64 = 10 * ELECTION;
+
 fn run_to_leader(sim: &mut Cluster, max_time: u64) -> Result<NodeId, String> {
     let start = sim.now();
     sim.run_until(
@@ -15,7 +20,7 @@ fn run_to_leader(sim: &mut Cluster, max_time: u64) -> Result<NodeId, String> {
         1_000_000,
     )
     .map_err(|v| v.to_string())?;
-    leader(sim).ok_or_else(|| format!("no leader within {max_time} time units"))
+    leader(sim).ok_or_else(|| format!("no leader within {max_time} time units (at {})", sim.now()))
 }
 
 // 6.824 "initial election": a leader is elected within a few election timeouts and,
@@ -24,7 +29,7 @@ fn run_to_leader(sim: &mut Cluster, max_time: u64) -> Result<NodeId, String> {
 fn initial_election_and_stable_term() {
     check_seeds("initial_election_and_stable_term", 16, |seed| {
         let (mut sim, _) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let first = run_to_leader(&mut sim, 4 * ELECTION)?;
+        let first = run_to_leader(&mut sim, LEADER_WITHIN)?;
         let term = sim.node(first).unwrap().raft.term();
         sim.run_for(50 * ELECTION).map_err(|v| v.to_string())?;
         let now = leader(&sim);
@@ -44,9 +49,9 @@ fn initial_election_and_stable_term() {
 fn reelection_and_no_leader_without_quorum() {
     check_seeds("reelection_and_no_leader_without_quorum", 16, |seed| {
         let (mut sim, _) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let first = run_to_leader(&mut sim, 4 * ELECTION)?;
+        let first = run_to_leader(&mut sim, LEADER_WITHIN)?;
         sim.apply(Fault::Crash(first)).unwrap();
-        let second = run_to_leader(&mut sim, 4 * ELECTION)?;
+        let second = run_to_leader(&mut sim, LEADER_WITHIN)?;
         if second == first {
             return Err("crashed leader still leads".into());
         }
@@ -63,7 +68,7 @@ fn reelection_and_no_leader_without_quorum() {
             return Err(format!("{l} leads without a quorum"));
         }
         sim.apply(Fault::Restart(other)).unwrap();
-        run_to_leader(&mut sim, 6 * ELECTION)?;
+        run_to_leader(&mut sim, LEADER_WITHIN)?;
         Ok(())
     });
 }
@@ -77,7 +82,7 @@ fn rejoining_partitioned_follower_does_not_disrupt() {
         16,
         |seed| {
             let (mut sim, _) = cluster(SimConfig::new(seed), 5, Breakage::default());
-            let first = run_to_leader(&mut sim, 4 * ELECTION)?;
+            let first = run_to_leader(&mut sim, LEADER_WITHIN)?;
             let term = sim.node(first).unwrap().raft.term();
             let loner = sim.ids().find(|&id| id != first).unwrap();
             sim.apply(Fault::Partition(vec![vec![loner]])).unwrap();
@@ -108,7 +113,7 @@ fn rejoining_partitioned_follower_does_not_disrupt() {
 fn basic_agreement() {
     check_seeds("basic_agreement", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        run_to_leader(&mut sim, 4 * ELECTION)?;
+        run_to_leader(&mut sim, LEADER_WITHIN)?;
         for i in 0..20 {
             if !propose(&mut sim, &format!("cmd{i}")) {
                 return Err("no leader to propose to".into());
@@ -133,7 +138,7 @@ fn basic_agreement() {
 fn agreement_needs_a_majority() {
     check_seeds("agreement_needs_a_majority", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let l = run_to_leader(&mut sim, 4 * ELECTION)?;
+        let l = run_to_leader(&mut sim, LEADER_WITHIN)?;
         let followers: Vec<NodeId> = sim.ids().filter(|&id| id != l).collect();
         sim.apply(Fault::Crash(followers[0])).unwrap();
         propose(&mut sim, "a");
@@ -149,7 +154,7 @@ fn agreement_needs_a_majority() {
         }
         sim.apply(Fault::Restart(followers[0])).unwrap();
         sim.apply(Fault::Restart(followers[1])).unwrap();
-        run_to_leader(&mut sim, 6 * ELECTION)?;
+        run_to_leader(&mut sim, LEADER_WITHIN)?;
         propose(&mut sim, "c");
         if !run_until_applied(&mut sim, &observer, 2, 300_000)? {
             return Err("no progress after the followers returned".into());
@@ -164,7 +169,7 @@ fn agreement_needs_a_majority() {
 fn partitioned_old_leader_rejoins() {
     check_seeds("partitioned_old_leader_rejoins", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let old = run_to_leader(&mut sim, 4 * ELECTION)?;
+        let old = run_to_leader(&mut sim, LEADER_WITHIN)?;
         propose(&mut sim, "before");
         run_until_applied(&mut sim, &observer, 1, 100_000)?;
         sim.apply(Fault::Partition(vec![vec![old]])).unwrap();
@@ -195,7 +200,7 @@ fn partitioned_old_leader_rejoins() {
 fn persistence_across_crash_of_all() {
     check_seeds("persistence_across_crash_of_all", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        run_to_leader(&mut sim, 4 * ELECTION)?;
+        run_to_leader(&mut sim, LEADER_WITHIN)?;
         for i in 0..5 {
             propose(&mut sim, &format!("x{i}"));
         }
@@ -207,7 +212,7 @@ fn persistence_across_crash_of_all() {
         for &id in &ids {
             sim.apply(Fault::Restart(id)).unwrap();
         }
-        run_to_leader(&mut sim, 6 * ELECTION)?;
+        run_to_leader(&mut sim, LEADER_WITHIN)?;
         propose(&mut sim, "y");
         if !run_until_applied(&mut sim, &observer, 6, 300_000)? {
             return Err("restarted cluster did not re-apply 5 commands plus a new one".into());
@@ -257,7 +262,7 @@ fn figure_8_reliable_and_unreliable() {
                 sim.apply(Fault::Restart(id)).unwrap();
             }
             sim.apply(Fault::SetNetwork(LinkConfig::default())).unwrap();
-            run_to_leader(&mut sim, 10 * ELECTION)?;
+            run_to_leader(&mut sim, LEADER_WITHIN)?;
             propose(&mut sim, "final");
             let target_ok = sim
                 .run_until(
@@ -288,7 +293,7 @@ fn figure_8_reliable_and_unreliable() {
 #[test]
 fn followers_refuse_proposals_with_a_leader_hint() {
     let (mut sim, _) = cluster(SimConfig::new(3), 3, Breakage::default());
-    let l = run_to_leader(&mut sim, 4 * ELECTION).unwrap();
+    let l = run_to_leader(&mut sim, LEADER_WITHIN).unwrap();
     let follower = sim.ids().find(|&id| id != l).unwrap();
     sim.run_for(ELECTION).unwrap(); // the follower hears from the leader
     sim.request(follower, synod_raft::Request::Propose("x".into()))
@@ -314,12 +319,12 @@ fn persistence_across_leader_and_follower_crashes() {
         16,
         |seed| {
             let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-            let l = run_to_leader(&mut sim, 4 * ELECTION)?;
+            let l = run_to_leader(&mut sim, LEADER_WITHIN)?;
             propose(&mut sim, "a");
             run_until_applied(&mut sim, &observer, 1, 100_000)?;
             sim.apply(Fault::Crash(l)).unwrap();
             sim.apply(Fault::Restart(l)).unwrap();
-            run_to_leader(&mut sim, 6 * ELECTION)?;
+            run_to_leader(&mut sim, LEADER_WITHIN)?;
             propose(&mut sim, "b");
             if !run_until_applied(&mut sim, &observer, 2, 300_000)? {
                 return Err("no agreement after the leader restarted".into());
@@ -348,7 +353,7 @@ fn persistence_across_leader_and_follower_crashes() {
 fn message_count_of_ten_agreements() {
     check_seeds("message_count_of_ten_agreements", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        run_to_leader(&mut sim, 4 * ELECTION)?;
+        run_to_leader(&mut sim, LEADER_WITHIN)?;
         sim.run_for(ELECTION).map_err(|v| v.to_string())?;
         let before = sim.stats().messages_sent;
         for i in 0..10 {
