@@ -177,7 +177,12 @@ fn partitioned_old_leader_rejoins() {
             sim.request(old, synod_raft::Request::Propose(format!("lost{i}").into()))
                 .unwrap();
         }
-        sim.run_for(4 * ELECTION).map_err(|v| v.to_string())?;
+        let start = sim.now();
+        sim.run_until(
+            |s| leader(s).is_some_and(|l| l != old) || s.now() > start + LEADER_WITHIN,
+            1_000_000,
+        )
+        .map_err(|v| v.to_string())?;
         let new = leader(&sim).filter(|&l| l != old).ok_or("no new leader")?;
         propose(&mut sim, "after");
         sim.apply(Fault::Heal).unwrap();
