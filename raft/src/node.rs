@@ -1107,4 +1107,119 @@ mod tests {
             })
         );
     }
+
+    // Raft §5.3 with etcd's flow control: a follower far behind is caught up with
+    // appends of at most `max_append_bytes`, and at most `max_inflight_messages` are
+    // outstanding until it acknowledges.
+    #[test]
+    fn catch_up_is_batched_by_bytes_and_windowed() {
+        let mut storage = MemStorage::new();
+        let big = |i| Entry {
+            index: LogIndex(i),
+            term: Term(1),
+            kind: EntryKind::Command,
+            data: Bytes::from(vec![0u8; 1000]),
+        };
+        storage
+            .apply(&Record::Entries((1..=100).map(big).collect()))
+            .unwrap();
+        storage
+            .apply(&Record::HardState(HardState {
+                term: Term(1),
+                voted_for: None,
+            }))
+            .unwrap();
+        let mut config = Config::new(NodeId(1), [1, 2, 3].map(NodeId));
+        config.max_append_bytes = 4096;
+        config.max_inflight_messages = 4;
+        let mut node = RaftNode::new(config, storage).unwrap();
+        let mut out = Actions::new();
+        while node.role() != Role::PreCandidate {
+            node.step(Input::Tick, &mut out);
+        }
+        let grant = |pre_vote| Message::RequestVoteResponse {
+            term: Term(2),
+            pre_vote,
+            granted: true,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(true),
+            },
+            &mut out,
+        );
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(false),
+            },
+            &mut out,
+        );
+        assert_eq!(node.role(), Role::Leader);
+        // Node 3 has nothing: it rejects the first probe, then matches the next one.
+        let respond = |node: &mut RaftNode, out: &mut Out, outcome| {
+            let msg = Message::AppendEntriesResponse {
+                term: Term(2),
+                outcome,
+            };
+            node.step(
+                Input::Message {
+                    from: NodeId(3),
+                    msg,
+                },
+                out,
+            );
+        };
+        let hint = ConflictHint {
+            term: None,
+            index: LogIndex(1),
+        };
+        out.clear();
+        respond(
+            &mut node,
+            &mut out,
+            AppendOutcome::Conflict {
+                rejected_prev: LogIndex(100),
+                hint,
+            },
+        );
+        respond(
+            &mut node,
+            &mut out,
+            AppendOutcome::Matched {
+                match_index: LogIndex(3),
+            },
+        );
+        let appends: Vec<(LogIndex, usize, u64)> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::Send {
+                    to: NodeId(3),
+                    msg:
+                        Message::AppendEntries {
+                            prev_log_index,
+                            entries,
+                            ..
+                        },
+                } => Some((
+                    prev_log_index,
+                    entries.len(),
+                    entries.iter().map(Entry::size_bytes).sum(),
+                )),
+                _ => None,
+            })
+            .collect();
+        // One probe from index 1, then a window of four streamed appends.
+        assert_eq!(appends.len(), 1 + 4, "{appends:?}");
+        assert_eq!(appends[0].0, LogIndex(0));
+        for (_, count, bytes) in &appends {
+            assert!(*bytes <= 4096 && *count >= 1, "{appends:?}");
+        }
+        assert_eq!(
+            appends[1].0,
+            LogIndex(3),
+            "streaming resumes after the match"
+        );
+    }
 }
