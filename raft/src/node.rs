@@ -33,6 +33,9 @@ pub enum Request {
     /// Append a command to the log. Answered with [`Event::Proposed`] or
     /// [`Event::ProposalRefused`].
     Propose(Bytes),
+    /// Append several commands at once. Answered with [`Event::ProposedBatch`] or
+    /// [`Event::ProposalRefused`].
+    ProposeBatch(Vec<Bytes>),
 }
 
 /// What a Raft node tells the application.
@@ -43,6 +46,15 @@ pub enum Event {
     Proposed {
         /// Where it landed.
         index: LogIndex,
+        /// In which term.
+        term: Term,
+    },
+    /// A batch of proposals was appended at `first..=last` in `term`.
+    ProposedBatch {
+        /// Index of the first command.
+        first: LogIndex,
+        /// Index of the last command.
+        last: LogIndex,
         /// In which term.
         term: Term,
     },
@@ -219,6 +231,73 @@ impl<S: LogStorage> RaftNode<S> {
         self.pending_bytes += size;
         self.send_appends_to_all(out);
         Ok((index, self.term))
+    }
+
+    /// Propose several commands at once: they land consecutively at `first..=last`
+    /// in one background write and travel in as few appends as the byte limit allows.
+    /// Refused as a whole (nothing appended) if any command is too large or the batch
+    /// would pass the uncommitted limit. An empty batch appends nothing and returns
+    /// `first = last + 1`. [`Request::ProposeBatch`] does the same through
+    /// [`Node::step`].
+    pub fn propose_batch(
+        &mut self,
+        commands: &[Bytes],
+        out: &mut Out,
+    ) -> Result<(LogIndex, LogIndex, Term), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        let mut total = 0u64;
+        for command in commands {
+            let size = command.len() as u64;
+            if size > self.config.max_proposal_bytes {
+                return Err(ProposeError::TooLarge {
+                    size,
+                    max: self.config.max_proposal_bytes,
+                });
+            }
+            total = total.saturating_add(size);
+        }
+        if self.pending_bytes > 0
+            && self.pending_bytes.saturating_add(total) > self.config.max_uncommitted_bytes
+        {
+            return Err(ProposeError::UncommittedLimit {
+                uncommitted: self.pending_bytes,
+                max: self.config.max_uncommitted_bytes,
+            });
+        }
+        let last = self.log.last_index();
+        let first = last.next();
+        if commands.is_empty() {
+            return Ok((first, last, self.term));
+        }
+        let term = self.term;
+        let entries: Vec<Entry> = commands
+            .iter()
+            .zip(first.0..)
+            .map(|(data, i)| Entry {
+                index: LogIndex(i),
+                term,
+                kind: EntryKind::Command,
+                data: data.clone(),
+            })
+            .collect();
+        let last = LogIndex(last.0 + entries.len() as u64);
+        for entry in &entries {
+            self.pending
+                .push_back((entry.index, entry.data.len() as u64));
+        }
+        self.pending_bytes += total;
+        let record = Record::Entries(entries);
+        if let Err(e) = self.log.write(&record) {
+            out.emit(Event::StorageFailed(e));
+            return Ok((first, last, term));
+        }
+        out.persist_in_background(PersistToken(last.0), record);
+        self.send_appends_to_all(out);
+        Ok((first, last, term))
     }
 
     // ----- timers -----
@@ -892,6 +971,12 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 Ok((index, term)) => out.emit(Event::Proposed { index, term }),
                 Err(e) => out.emit(Event::ProposalRefused(e)),
             },
+            Input::Request(Request::ProposeBatch(commands)) => {
+                match self.propose_batch(&commands, out) {
+                    Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
+                    Err(e) => out.emit(Event::ProposalRefused(e)),
+                }
+            }
             Input::Persisted(PersistToken(token)) => {
                 // Tokens are the last index of a leader's background append. The
                 // leader never truncates its own log, and any barrier (every change
@@ -1221,5 +1306,28 @@ mod tests {
             LogIndex(3),
             "streaming resumes after the match"
         );
+    }
+
+    // A batch lands consecutively in one background write, and is refused whole.
+    #[test]
+    fn batch_proposals_land_together_or_not_at_all() {
+        let (mut node, mut out) = leader_with_old_entries();
+        out.clear();
+        let batch = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        let (first, last, _) = node.propose_batch(&batch, &mut out).unwrap();
+        assert_eq!((first, last), (LogIndex(4), LogIndex(5)));
+        let writes = out
+            .as_slice()
+            .iter()
+            .filter(|a| matches!(a, Action::PersistInBackground { .. }))
+            .count();
+        assert_eq!(writes, 1);
+        node.config.max_proposal_bytes = 1;
+        let refused = node.propose_batch(
+            &[Bytes::from_static(b"c"), Bytes::from_static(b"dd")],
+            &mut out,
+        );
+        assert!(matches!(refused, Err(ProposeError::TooLarge { .. })));
+        assert_eq!(node.last_index(), LogIndex(5));
     }
 }

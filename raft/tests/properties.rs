@@ -24,8 +24,14 @@ fn run(seed: u64, nodes: u64, schedule: &FaultSchedule, breakage: Breakage) -> R
     let mut proposed = 0u64;
     while sim.now() < HORIZON {
         sim.run_for(ELECTION / 4).map_err(|v| v.to_string())?;
-        if proposed < 40 && propose(&mut sim, &format!("c{proposed}")) {
-            proposed += 1;
+        if proposed < 40 {
+            let data = format!("c{proposed}");
+            let accepted = if proposed % 2 == 0 {
+                propose(&mut sim, &data)
+            } else {
+                propose_batch(&mut sim, &data)
+            };
+            proposed += u64::from(accepted);
         }
     }
     // Liveness (Raft §5.2, §5.3): after the heal, within a bounded time, one leader

@@ -289,6 +289,15 @@ pub fn propose(sim: &mut Cluster, data: &str) -> bool {
     }
 }
 
+/// Propose three commands as one batch on the current leader.
+pub fn propose_batch(sim: &mut Cluster, data: &str) -> bool {
+    let batch = (0..3).map(|i| Bytes::from(format!("{data}.{i}"))).collect();
+    match leader(sim) {
+        Some(id) => sim.request(id, Request::ProposeBatch(batch)).is_ok(),
+        None => false,
+    }
+}
+
 /// Commands (not no-ops) a node applied this lifetime, in order.
 pub fn applied_commands(sim: &Cluster, id: NodeId) -> Vec<Bytes> {
     sim.events()
