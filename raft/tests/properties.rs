@@ -26,7 +26,7 @@ fn run(seed: u64, nodes: u64, schedule: &FaultSchedule, breakage: Breakage) -> R
         sim.run_for(ELECTION / 4).map_err(|v| v.to_string())?;
         if proposed < 40 {
             let data = format!("c{proposed}");
-            let accepted = if proposed % 2 == 0 {
+            let accepted = if proposed.is_multiple_of(2) {
                 propose(&mut sim, &data)
             } else {
                 propose_batch(&mut sim, &data)
