@@ -24,7 +24,7 @@ fn run(seed: u64, nodes: u64, schedule: &FaultSchedule, breakage: Breakage) -> R
     let mut proposed = 0u64;
     while sim.now() < HORIZON {
         sim.run_for(ELECTION / 4).map_err(|v| v.to_string())?;
-        if proposed < 40 {
+        if proposed < 24 {
             let data = format!("c{proposed}");
             let accepted = if proposed.is_multiple_of(2) {
                 propose(&mut sim, &data)
