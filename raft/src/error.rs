@@ -1,0 +1,63 @@
+//! Errors, split by who can fix them: the caller's configuration
+//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]); storage failures are
+//! [`StorageError`](crate::StorageError).
+
+use synod_core::{NodeId, Ticks};
+
+/// A configuration the node refuses to run with. Fixed by whoever builds the config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The voter set is empty.
+    #[error("the voter set is empty")]
+    NoVoters,
+    /// A voter is listed twice.
+    #[error("voter {0} is listed twice")]
+    DuplicateVoter(NodeId),
+    /// The election timeout must exceed the heartbeat interval, or followers time out
+    /// on a healthy leader (Raft §5.6: broadcastTime ≪ electionTimeout).
+    #[error("election timeout {election} must exceed the heartbeat interval {heartbeat}")]
+    ElectionNotAboveHeartbeat {
+        /// Configured election timeout.
+        election: Ticks,
+        /// Configured heartbeat interval.
+        heartbeat: Ticks,
+    },
+    /// The heartbeat interval is zero.
+    #[error("the heartbeat interval must be at least one tick")]
+    ZeroHeartbeat,
+    /// A limit that must be positive is zero.
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
+    /// The storage could not be read at start-up.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::StorageError),
+}
+
+/// Why a proposal was refused. Nothing was appended.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    /// Only the leader accepts proposals; `leader` is who this node believes leads.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term, if any.
+        leader: Option<NodeId>,
+    },
+    /// The command exceeds [`Config::max_proposal_bytes`](crate::Config::max_proposal_bytes).
+    #[error("proposal of {size} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Too many bytes are proposed but not yet committed
+    /// ([`Config::max_uncommitted_bytes`](crate::Config::max_uncommitted_bytes)); retry
+    /// once earlier proposals commit.
+    #[error("{uncommitted} uncommitted bytes already; limit {max}")]
+    UncommittedLimit {
+        /// Bytes proposed and not yet committed.
+        uncommitted: u64,
+        /// The limit.
+        max: u64,
+    },
+}

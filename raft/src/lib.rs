@@ -1,0 +1,111 @@
+//! # synod-raft: Raft as a step-function state machine
+//!
+//! A Raft node ([`RaftNode`]) implementing [`synod_core::Node`]: it consumes ticks,
+//! peer messages, proposals and persistence acknowledgements, and appends ordered
+//! actions — persist, send, emit — for its runtime to perform. No I/O, no clock, no
+//! global randomness: the same inputs give the same outputs, so the whole cluster runs
+//! on the `synod-sim` simulator and a failing seed replays exactly.
+//!
+//! ## What it guarantees
+//!
+//! With at most a minority of voters crashed or cut off, and every `Persist` action
+//! made durable before later actions (the `synod-core` contract):
+//!
+//! - **Election safety** (Raft §5.2): at most one leader per term. Votes and terms are
+//!   persisted before a grant or request leaves.
+//! - **Log matching** (§5.3): two logs holding an entry of the same index and term are
+//!   identical up to it.
+//! - **Leader completeness** (§5.4): a committed entry is in the log of every later
+//!   leader — the up-to-date vote check (§5.4.1) and the current-term commit rule
+//!   (§5.4.2, Figure 8).
+//! - **State-machine safety**: every node emits the same entry at each index, each
+//!   [`Event::Committed`] exactly once per node lifetime, in log order.
+//! - **Liveness** once the network is stable: pre-vote (thesis §9.6) and check-quorum
+//!   (thesis §6.2) keep a node that rejoins from a partition from deposing a healthy
+//!   leader; randomized election timeouts from a seeded generator elect a new one.
+//!
+//! ## What it assumes
+//!
+//! Crash-stop-recover nodes (no Byzantine faults), `n = 2f + 1` voters tolerate `f`
+//! failures; a network that may lose, delay, duplicate and reorder messages; storage
+//! that keeps what it acknowledged. Messages from ids outside the voter set are
+//! ignored.
+//!
+//! ## How to drive it
+//!
+//! 1. Build the node with [`RaftNode::new`] from a [`Config`] and its [`LogStorage`]
+//!    (fold the durable [`Record`]s in on restart; [`MemStorage::from_records`]).
+//! 2. Step it with `Input::Tick` at a steady rate, every decoded [`Message`], every
+//!    [`Request`], and `Input::Persisted(token)` when a background write is durable.
+//! 3. Perform the actions in order: `Persist(record)` durably before anything after it;
+//!    `PersistInBackground` (the leader's own appends, thesis §10.2.1) may overlap the
+//!    sends that follow; hand `Emit`s to the application.
+//!
+//! ## Example
+//!
+//! A single-voter cluster elects itself, and a proposal commits once the runtime
+//! acknowledges the leader's background write:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use synod_core::{Action, Actions, Input, Node, NodeId, PersistToken};
+//! use synod_raft::{Config, Event, EntryKind, MemStorage, RaftNode, Request, Role};
+//!
+//! let mut node = RaftNode::new(Config::new(NodeId(1), [NodeId(1)]), MemStorage::new())?;
+//! let mut out = Actions::new();
+//! let mut tokens = Vec::new();
+//! while node.role() != Role::Leader {
+//!     node.step(Input::Tick, &mut out);
+//! }
+//! node.step(Input::Request(Request::Propose(Bytes::from_static(b"x=1"))), &mut out);
+//! for action in out.drain() {
+//!     if let Action::PersistInBackground { token, .. } = action {
+//!         tokens.push(token); // a real runtime writes the record, then acknowledges
+//!     }
+//! }
+//! for token in tokens {
+//!     node.step(Input::Persisted(token), &mut out);
+//! }
+//! let committed: Vec<_> = out.drain().filter_map(|a| match a {
+//!     Action::Emit(Event::Committed(e)) if e.kind == EntryKind::Command => Some(e.data),
+//!     _ => None,
+//! }).collect();
+//! assert_eq!(committed, [Bytes::from_static(b"x=1")]);
+//! # Ok::<(), synod_raft::ConfigError>(())
+//! ```
+//!
+//! ## Not yet here
+//!
+//! Snapshots and log compaction (the log already carries a first index), membership
+//! changes (votes are counted through `synod-quorum`, ready for joint quorums),
+//! ReadIndex and lease reads, leadership transfer.
+//!
+//! ## Feature flags
+//!
+//! - `serde` (default): serde derives on messages, entries and persist records.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+mod election;
+mod error;
+mod log;
+mod message;
+mod node;
+mod progress;
+mod storage;
+mod types;
+
+pub use config::Config;
+pub use error::{ConfigError, ProposeError};
+pub use message::{AppendOutcome, ConflictHint, Message};
+pub use node::{Event, RaftNode, Request, Role};
+pub use progress::ProgressState;
+pub use storage::{LogStorage, MemStorage, Record, StorageError};
+pub use types::{Entry, EntryKind, HardState, LogIndex, Term};
+
+/// The README's example, compiled and run as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

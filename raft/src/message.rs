@@ -1,0 +1,98 @@
+//! The messages Raft nodes exchange: plain serde types, payloads as `bytes::Bytes`.
+
+use crate::{Entry, LogIndex, Term};
+
+/// A message between two Raft nodes. Every message carries the sender's term
+/// (Raft §5.1: a node that sees a larger term adopts it; one that sees a smaller term
+/// ignores or answers the message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Message {
+    /// A candidate asks for a vote (Raft §5.2). With `pre_vote` set it only asks
+    /// whether it *would* get one in `term` (thesis §9.6); nobody changes term.
+    RequestVote {
+        /// The term the candidate runs in (for a pre-vote: the term it would run in).
+        term: Term,
+        /// A pre-vote (thesis §9.6) rather than a real vote.
+        pre_vote: bool,
+        /// Index of the candidate's last entry (for the up-to-date check, §5.4.1).
+        last_log_index: LogIndex,
+        /// Term of the candidate's last entry.
+        last_log_term: Term,
+    },
+    /// The answer to a [`Message::RequestVote`].
+    RequestVoteResponse {
+        /// The voter's term, or for a granted pre-vote the term asked about.
+        term: Term,
+        /// Answers a pre-vote.
+        pre_vote: bool,
+        /// Whether the vote is granted.
+        granted: bool,
+    },
+    /// The leader replicates entries, or just asserts leadership when `entries` is
+    /// empty (Raft §5.3).
+    AppendEntries {
+        /// The leader's term.
+        term: Term,
+        /// Index of the entry just before `entries`.
+        prev_log_index: LogIndex,
+        /// Term of that entry: the consistency check.
+        prev_log_term: Term,
+        /// Entries to append, consecutive from `prev_log_index + 1`.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        leader_commit: LogIndex,
+    },
+    /// The answer to an [`Message::AppendEntries`].
+    AppendEntriesResponse {
+        /// The follower's term.
+        term: Term,
+        /// Accepted, or rejected with a backtracking hint.
+        outcome: AppendOutcome,
+    },
+}
+
+impl Message {
+    /// The sender's term.
+    pub fn term(&self) -> Term {
+        match self {
+            Message::RequestVote { term, .. }
+            | Message::RequestVoteResponse { term, .. }
+            | Message::AppendEntries { term, .. }
+            | Message::AppendEntriesResponse { term, .. } => *term,
+        }
+    }
+}
+
+/// How a follower answered an append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum AppendOutcome {
+    /// The follower's log matches the leader's up to and including `match_index`.
+    Matched {
+        /// Last index known to match.
+        match_index: LogIndex,
+    },
+    /// The consistency check failed at `rejected_prev` (the `prev_log_index` asked).
+    Conflict {
+        /// The `prev_log_index` of the rejected append: lets the leader drop stale
+        /// rejections.
+        rejected_prev: LogIndex,
+        /// Where the leader should look next.
+        hint: ConflictHint,
+    },
+}
+
+/// Fast log backtracking (Raft §5.3, the optimisation sketched at the end of the
+/// section): instead of stepping back one entry per round trip, the follower names
+/// the term of its conflicting entry and the first index it holds of that term, so the
+/// leader skips a whole term per round trip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ConflictHint {
+    /// Term of the follower's entry at `rejected_prev`; `None` if its log is shorter.
+    pub term: Option<Term>,
+    /// First index the follower holds of `term`, or its last index + 1 when `term`
+    /// is `None`.
+    pub index: LogIndex,
+}

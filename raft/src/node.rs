@@ -1,0 +1,1333 @@
+//! The Raft node: the [`synod_core::Node`] implementation tying election, replication
+//! and persistence together.
+
+use crate::election::{ElectionTimer, VoteTally};
+use crate::log::RaftLog;
+use crate::progress::{Progress, ProgressState};
+use crate::{
+    AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
+    LogStorage, MemStorage, Message, ProposeError, Record, StorageError, Term,
+};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use synod_core::{Actions, Input, Node, NodeId, PersistToken, Ticks};
+use synod_quorum::{Majority, QuorumKind, QuorumSystem, VoteResult};
+
+/// What the node is doing in its current term (Raft §5.2, thesis §9.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Role {
+    /// Follows a leader (or waits for one).
+    Follower,
+    /// Asking whether it could win an election, without changing term (thesis §9.6).
+    PreCandidate,
+    /// Running for leader in its current term.
+    Candidate,
+    /// Leads its current term.
+    Leader,
+}
+
+/// What the application asks of a Raft node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Append a command to the log. Answered with [`Event::Proposed`] or
+    /// [`Event::ProposalRefused`].
+    Propose(Bytes),
+    /// Append several commands at once. Answered with [`Event::ProposedBatch`] or
+    /// [`Event::ProposalRefused`].
+    ProposeBatch(Vec<Bytes>),
+}
+
+/// What a Raft node tells the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A proposal was appended at `index` in `term`. It commits if an entry of that
+    /// index *and term* is later emitted as [`Event::Committed`].
+    Proposed {
+        /// Where it landed.
+        index: LogIndex,
+        /// In which term.
+        term: Term,
+    },
+    /// A batch of proposals was appended at `first..=last` in `term`.
+    ProposedBatch {
+        /// Index of the first command.
+        first: LogIndex,
+        /// Index of the last command.
+        last: LogIndex,
+        /// In which term.
+        term: Term,
+    },
+    /// A proposal was refused; nothing was appended.
+    ProposalRefused(ProposeError),
+    /// The next committed entry, in log order, each exactly once per node lifetime.
+    Committed(Entry),
+    /// The node's role or known leader changed.
+    RoleChanged {
+        /// New role.
+        role: Role,
+        /// Current term.
+        term: Term,
+        /// Known leader, if any.
+        leader: Option<NodeId>,
+    },
+    /// The node's [`LogStorage`] failed; the input that hit the failure was dropped.
+    StorageFailed(StorageError),
+}
+
+type Out = Actions<Message, Record, Event>;
+
+/// A Raft node over a [`LogStorage`] `S` ([`MemStorage`] by default).
+///
+/// # How to drive it
+///
+/// Build it with [`RaftNode::new`] from a [`Config`] and the storage holding its
+/// durable state (empty on first boot; on restart, every [`Record`] the node made
+/// durable folded in with [`LogStorage::apply`]). Then feed [`Input`]s to
+/// [`Node::step`] and perform the actions in order, as `synod-core` describes:
+/// `Persist(record)` is durable before later sends; a leader writes its own new
+/// entries with `PersistInBackground` and counts them toward the commit quorum only
+/// after the runtime answers `Input::Persisted` (thesis §10.2.1). Committed entries
+/// come out as [`Event::Committed`].
+///
+/// See the [crate documentation](crate) for a complete example.
+#[derive(Debug)]
+pub struct RaftNode<S = MemStorage> {
+    config: Config,
+    voters: Majority,
+    role: Role,
+    term: Term,
+    voted_for: Option<NodeId>,
+    leader: Option<NodeId>,
+    log: RaftLog<S>,
+    election: ElectionTimer,
+    heartbeat_elapsed: Ticks,
+    votes: VoteTally,
+    /// One entry per other voter while leading, sorted by id.
+    progress: Vec<(NodeId, Progress)>,
+    /// Proposals of this leader not yet committed: `(index, bytes)`, bounded by
+    /// `max_uncommitted_bytes`.
+    pending: VecDeque<(LogIndex, u64)>,
+    pending_bytes: u64,
+    scratch: Vec<Entry>,
+}
+
+impl<S: LogStorage> RaftNode<S> {
+    /// A node from its configuration and its durable state. Fails on an invalid
+    /// configuration (empty voter set, election timeout not above the heartbeat, a
+    /// zero limit).
+    ///
+    /// ```
+    /// use synod_core::NodeId;
+    /// use synod_raft::{Config, ConfigError, MemStorage, RaftNode};
+    /// let empty = Config::new(NodeId(1), []);
+    /// assert_eq!(RaftNode::new(empty, MemStorage::new()).unwrap_err(), ConfigError::NoVoters);
+    /// ```
+    pub fn new(config: Config, storage: S) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let voters =
+            Majority::new(config.voters.iter().copied()).map_err(|_| ConfigError::NoVoters)?;
+        let hard_state = storage.hard_state();
+        Ok(RaftNode {
+            election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
+            voters,
+            role: Role::Follower,
+            term: hard_state.term,
+            voted_for: hard_state.voted_for,
+            leader: None,
+            log: RaftLog::new(storage),
+            heartbeat_elapsed: Ticks::ZERO,
+            votes: VoteTally::default(),
+            progress: Vec::new(),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            scratch: Vec::new(),
+            config,
+        })
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    /// Whom this node voted for in the current term.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+    /// The leader of the current term, if known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    /// Highest index known committed.
+    pub fn commit_index(&self) -> LogIndex {
+        self.log.committed
+    }
+    /// Highest index emitted as [`Event::Committed`] in this node lifetime.
+    pub fn applied_index(&self) -> LogIndex {
+        self.log.applied
+    }
+    /// Index of the last log entry.
+    pub fn last_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+    /// Entries through this index are known durable.
+    pub fn durable_index(&self) -> LogIndex {
+        self.log.durable
+    }
+    /// Term of the entry at `index`, if held (`Term(0)` for index 0).
+    pub fn log_term(&self, index: LogIndex) -> Option<Term> {
+        self.log.term(index)
+    }
+    /// The storage (read-only).
+    pub fn storage(&self) -> &S {
+        &self.log.storage
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// How the leader sees a follower: its state and match index.
+    pub fn follower_progress(&self, id: NodeId) -> Option<(ProgressState, LogIndex)> {
+        self.progress
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map(|(_, p)| (p.state, p.match_index))
+    }
+
+    /// Propose a command (Raft §5.3). On the leader it is appended and replicated and
+    /// the index and term it will occupy are returned; otherwise a typed refusal.
+    /// [`Request::Propose`] does the same through [`Node::step`].
+    pub fn propose(
+        &mut self,
+        data: Bytes,
+        out: &mut Out,
+    ) -> Result<(LogIndex, Term), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        let size = data.len() as u64;
+        if size > self.config.max_proposal_bytes {
+            return Err(ProposeError::TooLarge {
+                size,
+                max: self.config.max_proposal_bytes,
+            });
+        }
+        if self.pending_bytes > 0
+            && self.pending_bytes.saturating_add(size) > self.config.max_uncommitted_bytes
+        {
+            return Err(ProposeError::UncommittedLimit {
+                uncommitted: self.pending_bytes,
+                max: self.config.max_uncommitted_bytes,
+            });
+        }
+        let index = self.append_local(EntryKind::Command, data, out);
+        self.pending.push_back((index, size));
+        self.pending_bytes += size;
+        self.send_appends_to_all(out);
+        Ok((index, self.term))
+    }
+
+    /// Propose several commands at once: they land consecutively at `first..=last`
+    /// in one background write and travel in as few appends as the byte limit allows.
+    /// Refused as a whole (nothing appended) if any command is too large or the batch
+    /// would pass the uncommitted limit. An empty batch appends nothing and returns
+    /// `first = last + 1`. [`Request::ProposeBatch`] does the same through
+    /// [`Node::step`].
+    pub fn propose_batch(
+        &mut self,
+        commands: &[Bytes],
+        out: &mut Out,
+    ) -> Result<(LogIndex, LogIndex, Term), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        let mut total = 0u64;
+        for command in commands {
+            let size = command.len() as u64;
+            if size > self.config.max_proposal_bytes {
+                return Err(ProposeError::TooLarge {
+                    size,
+                    max: self.config.max_proposal_bytes,
+                });
+            }
+            total = total.saturating_add(size);
+        }
+        if self.pending_bytes > 0
+            && self.pending_bytes.saturating_add(total) > self.config.max_uncommitted_bytes
+        {
+            return Err(ProposeError::UncommittedLimit {
+                uncommitted: self.pending_bytes,
+                max: self.config.max_uncommitted_bytes,
+            });
+        }
+        let last = self.log.last_index();
+        let first = last.next();
+        if commands.is_empty() {
+            return Ok((first, last, self.term));
+        }
+        let term = self.term;
+        let entries: Vec<Entry> = commands
+            .iter()
+            .zip(first.0..)
+            .map(|(data, i)| Entry {
+                index: LogIndex(i),
+                term,
+                kind: EntryKind::Command,
+                data: data.clone(),
+            })
+            .collect();
+        let last = LogIndex(last.0 + entries.len() as u64);
+        for entry in &entries {
+            self.pending
+                .push_back((entry.index, entry.data.len() as u64));
+        }
+        self.pending_bytes += total;
+        let record = Record::Entries(entries);
+        if let Err(e) = self.log.write(&record) {
+            out.emit(Event::StorageFailed(e));
+            return Ok((first, last, term));
+        }
+        out.persist_in_background(PersistToken(last.0), record);
+        self.send_appends_to_all(out);
+        Ok((first, last, term))
+    }
+
+    // ----- timers -----
+
+    fn tick(&mut self, out: &mut Out) {
+        if self.role == Role::Leader {
+            self.heartbeat_elapsed += Ticks::ONE;
+            if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
+                self.heartbeat_elapsed = Ticks::ZERO;
+                self.send_heartbeats(out);
+            }
+            // Check-quorum (thesis §6.2): once per election timeout, a leader that
+            // has not heard from a quorum steps down, so clients stop waiting on it.
+            if self.election.tick() {
+                if self.config.check_quorum && !self.quorum_recently_active() {
+                    self.become_follower(self.term, None, out);
+                    return;
+                }
+                self.election.reset();
+            }
+            return;
+        }
+        if self.election.tick() && self.voters.contains(self.config.id) {
+            self.campaign(out);
+        }
+    }
+
+    /// Whether self and the followers heard from since the last check form a quorum;
+    /// resets the marks for the next round.
+    fn quorum_recently_active(&mut self) -> bool {
+        let me = self.config.id;
+        let progress = &self.progress;
+        let active = self.voters.is_quorum(QuorumKind::Write, |id| {
+            id == me || progress.iter().any(|(p, pr)| *p == id && pr.recent_active)
+        });
+        for (_, pr) in &mut self.progress {
+            pr.recent_active = false;
+        }
+        active
+    }
+
+    /// A follower that heard from a leader less than the minimum election timeout
+    /// ago ignores vote requests (thesis §4.2.3): a node that was partitioned away
+    /// cannot depose a healthy leader.
+    fn in_leader_lease(&self) -> bool {
+        self.config.check_quorum
+            && self.leader.is_some()
+            && self.election.elapsed() < self.config.election_ticks
+    }
+
+    // ----- roles -----
+
+    fn set_role(&mut self, role: Role, leader: Option<NodeId>, out: &mut Out) {
+        let changed = self.role != role || self.leader != leader;
+        self.role = role;
+        self.leader = leader;
+        if changed {
+            out.emit(Event::RoleChanged {
+                role,
+                term: self.term,
+                leader,
+            });
+        }
+    }
+
+    fn persist_barrier(&mut self, record: Record, out: &mut Out) -> bool {
+        if let Err(e) = self.log.write(&record) {
+            out.emit(Event::StorageFailed(e));
+            return false;
+        }
+        // A barrier also makes every earlier background write durable.
+        self.log.durable = self.log.last_index();
+        out.persist(record);
+        true
+    }
+
+    fn persist_hard_state(&mut self, out: &mut Out) {
+        let record = Record::HardState(HardState {
+            term: self.term,
+            voted_for: self.voted_for,
+        });
+        self.persist_barrier(record, out);
+    }
+
+    fn become_follower(&mut self, term: Term, leader: Option<NodeId>, out: &mut Out) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_hard_state(out);
+        }
+        self.progress.clear();
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.election.reset();
+        self.set_role(Role::Follower, leader, out);
+    }
+
+    fn campaign(&mut self, out: &mut Out) {
+        if self.config.pre_vote {
+            // Pre-vote (thesis §9.6): ask without changing term or vote.
+            self.election.reset();
+            self.votes.clear();
+            self.votes.record(&self.voters, self.config.id, true);
+            self.set_role(Role::PreCandidate, None, out);
+            self.request_votes(self.term.next(), true, out);
+            self.count_votes(out);
+        } else {
+            self.become_candidate(out);
+        }
+    }
+
+    fn become_candidate(&mut self, out: &mut Out) {
+        self.term = self.term.next();
+        self.voted_for = Some(self.config.id);
+        self.persist_hard_state(out); // the self-vote is durable before any request leaves
+        self.election.reset();
+        self.votes.clear();
+        self.votes.record(&self.voters, self.config.id, true);
+        self.set_role(Role::Candidate, None, out);
+        self.request_votes(self.term, false, out);
+        self.count_votes(out);
+    }
+
+    fn request_votes(&mut self, term: Term, pre_vote: bool, out: &mut Out) {
+        let msg = Message::RequestVote {
+            term,
+            pre_vote,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for &id in self.voters.members() {
+            if id != self.config.id {
+                out.send(id, msg.clone());
+            }
+        }
+    }
+
+    fn count_votes(&mut self, out: &mut Out) {
+        match self.votes.result(&self.voters) {
+            VoteResult::Won if self.role == Role::PreCandidate => self.become_candidate(out),
+            VoteResult::Won if self.role == Role::Candidate => self.become_leader(out),
+            VoteResult::Lost => self.become_follower(self.term, None, out),
+            _ => {}
+        }
+    }
+
+    fn become_leader(&mut self, out: &mut Out) {
+        let last = self.log.last_index();
+        self.progress = self
+            .voters
+            .members()
+            .iter()
+            .filter(|&&id| id != self.config.id)
+            .map(|&id| (id, Progress::new(last)))
+            .collect();
+        self.heartbeat_elapsed = Ticks::ZERO;
+        self.election.reset();
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.set_role(Role::Leader, Some(self.config.id), out);
+        // A no-op of the new term lets the leader commit its predecessors' entries
+        // under the current-term rule (Raft §5.4.2, §8).
+        self.append_local(EntryKind::Noop, Bytes::new(), out);
+        self.send_appends_to_all(out);
+    }
+
+    // ----- leader: replication -----
+
+    /// Append one entry to the leader's own log with a background write.
+    fn append_local(&mut self, kind: EntryKind, data: Bytes, out: &mut Out) -> LogIndex {
+        let index = self.log.last_index().next();
+        let record = Record::Entries(vec![Entry {
+            index,
+            term: self.term,
+            kind,
+            data,
+        }]);
+        if let Err(e) = self.log.write(&record) {
+            out.emit(Event::StorageFailed(e));
+            return index;
+        }
+        out.persist_in_background(PersistToken(index.0), record);
+        index
+    }
+
+    fn send_appends_to_all(&mut self, out: &mut Out) {
+        for i in 0..self.progress.len() {
+            self.send_append(i, out);
+        }
+    }
+
+    /// Send what flow control allows to the follower at `slot` (Raft §5.3).
+    fn send_append(&mut self, slot: usize, out: &mut Out) {
+        let (to, pr) = &mut self.progress[slot];
+        let (max_msgs, max_bytes) = (
+            self.config.max_inflight_messages,
+            self.config.max_inflight_bytes,
+        );
+        while !pr.is_paused(max_msgs, max_bytes) {
+            let prev = pr.next_index.prev();
+            let Some(prev_term) = self.log.term(prev) else {
+                return; // behind the compaction point: snapshots (later work)
+            };
+            let last = self.log.last_index();
+            let mut entries = Vec::new();
+            if pr.next_index <= last
+                && let Err(e) = self.log.read(
+                    pr.next_index,
+                    last,
+                    self.config.max_append_bytes,
+                    &mut entries,
+                )
+            {
+                out.emit(Event::StorageFailed(e));
+                return;
+            }
+            if entries.is_empty() && pr.state == ProgressState::Replicate {
+                return;
+            }
+            let count = entries.len() as u64;
+            let bytes: u64 = entries.iter().map(Entry::size_bytes).sum();
+            out.send(
+                *to,
+                Message::AppendEntries {
+                    term: self.term,
+                    prev_log_index: prev,
+                    prev_log_term: prev_term,
+                    entries,
+                    leader_commit: self.log.committed,
+                },
+            );
+            match pr.state {
+                ProgressState::Probe => {
+                    pr.probe_sent = true;
+                    return;
+                }
+                ProgressState::Replicate => {
+                    let sent_through = LogIndex(prev.0 + count);
+                    pr.next_index = sent_through.next();
+                    pr.inflight.add(sent_through, bytes);
+                }
+            }
+        }
+    }
+
+    fn send_heartbeats(&mut self, out: &mut Out) {
+        let last = self.log.last_index();
+        for slot in 0..self.progress.len() {
+            let pr = &mut self.progress[slot].1;
+            match pr.state {
+                ProgressState::Probe => pr.probe_sent = false, // retry the probe
+                ProgressState::Replicate => {
+                    if pr.match_index == pr.match_at_heartbeat && pr.match_index < last {
+                        // Nothing acknowledged for a whole interval: appends were
+                        // probably lost. Fall back to probing from the match point.
+                        let next = pr.match_index.next();
+                        pr.become_probe(next);
+                    } else {
+                        // Assert leadership at a point the follower is known to hold.
+                        let prev = pr.match_index;
+                        if let Some(prev_term) = self.log.term(prev) {
+                            out.send(
+                                self.progress[slot].0,
+                                Message::AppendEntries {
+                                    term: self.term,
+                                    prev_log_index: prev,
+                                    prev_log_term: prev_term,
+                                    entries: Vec::new(),
+                                    leader_commit: self.log.committed,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            let pr = &mut self.progress[slot].1;
+            pr.match_at_heartbeat = pr.match_index;
+            self.send_append(slot, out);
+        }
+    }
+
+    fn handle_append_response(&mut self, from: NodeId, outcome: AppendOutcome, out: &mut Out) {
+        let Some(slot) = self.progress.iter().position(|(id, _)| *id == from) else {
+            return;
+        };
+        let last = self.log.last_index();
+        self.progress[slot].1.recent_active = true;
+        match outcome {
+            AppendOutcome::Matched { match_index } => {
+                if match_index > last {
+                    return; // claims entries we never had: ignore
+                }
+                if self.progress[slot].1.matched(match_index) {
+                    self.maybe_commit(out);
+                }
+            }
+            AppendOutcome::Conflict {
+                rejected_prev,
+                hint,
+            } => {
+                let pr = &self.progress[slot].1;
+                if rejected_prev <= pr.match_index || rejected_prev >= pr.next_index {
+                    return; // stale or duplicated rejection
+                }
+                let floor = pr.match_index.next();
+                let next = match hint.term {
+                    // Skip the follower's whole conflicting term (Raft §5.3): if we
+                    // hold entries of that term, resume after our last one.
+                    Some(t) => {
+                        let k =
+                            self.log
+                                .first_index_with_term_at_least(t.next(), floor, last.next());
+                        if k > floor && self.log.term(k.prev()) == Some(t) {
+                            k
+                        } else {
+                            hint.index
+                        }
+                    }
+                    None => hint.index,
+                };
+                let next = next.min(rejected_prev).max(floor);
+                self.progress[slot].1.become_probe(next);
+            }
+        }
+        self.send_append(slot, out);
+    }
+
+    /// Advance the commit index to the highest index a quorum holds durably, but only
+    /// through an entry of the current term (Raft §5.4.2, Figure 8). The leader's own
+    /// log counts only as far as it is durable (thesis §10.2.1).
+    fn maybe_commit(&mut self, out: &mut Out) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let me = self.config.id;
+        let durable = self.log.durable;
+        let progress = &self.progress;
+        let Some(quorum_index) = self.voters.committed_value(QuorumKind::Write, |id| {
+            if id == me {
+                Some(durable.0)
+            } else {
+                progress
+                    .iter()
+                    .find(|(p, _)| *p == id)
+                    .map(|(_, pr)| pr.match_index.0)
+            }
+        }) else {
+            return;
+        };
+        let candidate = LogIndex(quorum_index);
+        if candidate <= self.log.committed || self.log.term(candidate) != Some(self.term) {
+            return;
+        }
+        self.log.committed = candidate;
+        while let Some(&(index, bytes)) = self.pending.front() {
+            if index > candidate {
+                break;
+            }
+            self.pending.pop_front();
+            self.pending_bytes -= bytes;
+        }
+        self.apply_committed(out);
+    }
+
+    // ----- followers -----
+
+    fn handle_append(
+        &mut self,
+        from: NodeId,
+        mut prev: LogIndex,
+        mut prev_term: Term,
+        mut entries: Vec<Entry>,
+        leader_commit: LogIndex,
+        out: &mut Out,
+    ) {
+        self.election.reset();
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(self.term, Some(from), out);
+        }
+        // Malformed appends (gaps, terms out of order, overflow) are ignored.
+        let Some(last_new) = prev.0.checked_add(entries.len() as u64).map(LogIndex) else {
+            return;
+        };
+        let mut expect = (prev, prev_term);
+        for e in &entries {
+            if e.index != expect.0.next() || e.term < expect.1 || e.term > self.term {
+                return;
+            }
+            expect = (e.index, e.term);
+        }
+        let committed = self.log.committed;
+        if prev < committed {
+            // Entries through our commit index match the leader's (Raft §5.4):
+            // skip them.
+            if last_new <= committed {
+                self.respond_append(
+                    from,
+                    AppendOutcome::Matched {
+                        match_index: committed,
+                    },
+                    out,
+                );
+                return;
+            }
+            let skip = (committed.0 - prev.0) as usize;
+            entries.drain(..skip);
+            prev = committed;
+            prev_term = self.log.term(committed).unwrap_or_default();
+        }
+        let last = self.log.last_index();
+        if prev > last {
+            let hint = ConflictHint {
+                term: None,
+                index: last.next(),
+            };
+            self.respond_append(
+                from,
+                AppendOutcome::Conflict {
+                    rejected_prev: prev,
+                    hint,
+                },
+                out,
+            );
+            return;
+        }
+        let Some(our_prev_term) = self.log.term(prev) else {
+            return;
+        };
+        if our_prev_term != prev_term {
+            let first =
+                self.log
+                    .first_index_with_term_at_least(our_prev_term, committed.next(), prev);
+            let hint = ConflictHint {
+                term: Some(our_prev_term),
+                index: first,
+            };
+            self.respond_append(
+                from,
+                AppendOutcome::Conflict {
+                    rejected_prev: prev,
+                    hint,
+                },
+                out,
+            );
+            return;
+        }
+        // The consistency check passed: append what is new, replacing a conflicting
+        // tail (Raft §5.3), but never an entry we already hold with the same term.
+        let conflict = entries
+            .iter()
+            .position(|e| e.index > last || self.log.term(e.index) != Some(e.term));
+        if let Some(pos) = conflict {
+            if entries[pos].index <= committed {
+                return; // would rewrite committed history: a broken peer
+            }
+            let new = entries.split_off(pos);
+            if !self.persist_barrier(Record::Entries(new), out) {
+                return;
+            }
+        }
+        let commit = leader_commit.min(last_new);
+        if commit > self.log.committed {
+            self.log.committed = commit;
+            self.apply_committed(out);
+        }
+        self.respond_append(
+            from,
+            AppendOutcome::Matched {
+                match_index: last_new,
+            },
+            out,
+        );
+    }
+
+    fn respond_append(&mut self, to: NodeId, outcome: AppendOutcome, out: &mut Out) {
+        out.send(
+            to,
+            Message::AppendEntriesResponse {
+                term: self.term,
+                outcome,
+            },
+        );
+    }
+
+    fn handle_vote_request(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        pre_vote: bool,
+        last_log_index: LogIndex,
+        last_log_term: Term,
+        out: &mut Out,
+    ) {
+        let up_to_date = self.log.is_up_to_date(last_log_index, last_log_term);
+        if pre_vote {
+            let granted = term > self.term && up_to_date;
+            let term = if granted { term } else { self.term };
+            out.send(
+                from,
+                Message::RequestVoteResponse {
+                    term,
+                    pre_vote,
+                    granted,
+                },
+            );
+            return;
+        }
+        // One vote per term (Raft §5.2), only for an up-to-date log (§5.4.1).
+        let free =
+            self.voted_for == Some(from) || (self.voted_for.is_none() && self.leader.is_none());
+        let granted = free && up_to_date;
+        if granted {
+            self.voted_for = Some(from);
+            self.persist_hard_state(out); // durable before the grant leaves
+            self.election.reset();
+        }
+        out.send(
+            from,
+            Message::RequestVoteResponse {
+                term: self.term,
+                pre_vote,
+                granted,
+            },
+        );
+    }
+
+    fn handle_vote_response(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        pre_vote: bool,
+        granted: bool,
+        out: &mut Out,
+    ) {
+        let counts = if pre_vote {
+            self.role == Role::PreCandidate && (term == self.term.next() || !granted)
+        } else {
+            self.role == Role::Candidate && term == self.term
+        };
+        if counts {
+            self.votes.record(&self.voters, from, granted);
+            self.count_votes(out);
+        }
+    }
+
+    // ----- all roles -----
+
+    fn handle_message(&mut self, from: NodeId, msg: Message, out: &mut Out) {
+        if from == self.config.id || !self.voters.contains(from) {
+            return; // unknown sender
+        }
+        let msg_term = msg.term();
+        if msg_term > self.term {
+            match &msg {
+                Message::RequestVote { .. } if self.in_leader_lease() => return,
+                Message::RequestVote { pre_vote: true, .. } => {}
+                Message::RequestVoteResponse {
+                    pre_vote: true,
+                    granted: true,
+                    ..
+                } => {}
+                Message::AppendEntries { .. } => self.become_follower(msg_term, Some(from), out),
+                _ => self.become_follower(msg_term, None, out),
+            }
+        } else if msg_term < self.term {
+            // Tell a stale leader or pre-candidate about the newer term, so it steps
+            // down; everything else from the past is ignored.
+            match msg {
+                Message::AppendEntries { .. } => {
+                    let outcome = AppendOutcome::Matched {
+                        match_index: LogIndex(0),
+                    };
+                    self.respond_append(from, outcome, out);
+                }
+                Message::RequestVote { pre_vote: true, .. } => {
+                    let reply = Message::RequestVoteResponse {
+                        term: self.term,
+                        pre_vote: true,
+                        granted: false,
+                    };
+                    out.send(from, reply);
+                }
+                _ => {}
+            }
+            return;
+        }
+        match msg {
+            Message::RequestVote {
+                term,
+                pre_vote,
+                last_log_index,
+                last_log_term,
+            } => {
+                self.handle_vote_request(from, term, pre_vote, last_log_index, last_log_term, out);
+            }
+            Message::RequestVoteResponse {
+                term,
+                pre_vote,
+                granted,
+            } => {
+                self.handle_vote_response(from, term, pre_vote, granted, out);
+            }
+            Message::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                ..
+            } => {
+                if self.role == Role::Leader {
+                    return; // two leaders in one term cannot happen (§5.2); ignore
+                }
+                self.handle_append(
+                    from,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                    out,
+                );
+            }
+            Message::AppendEntriesResponse { outcome, .. } => {
+                if self.role == Role::Leader {
+                    self.handle_append_response(from, outcome, out);
+                }
+            }
+        }
+    }
+
+    /// Emit every committed entry not yet applied, in order, reading storage in
+    /// bounded batches.
+    fn apply_committed(&mut self, out: &mut Out) {
+        while self.log.applied < self.log.committed {
+            self.scratch.clear();
+            let from = self.log.applied.next();
+            if let Err(e) = self.log.read(
+                from,
+                self.log.committed,
+                self.config.max_apply_bytes,
+                &mut self.scratch,
+            ) {
+                out.emit(Event::StorageFailed(e));
+                return;
+            }
+            if self.scratch.is_empty() {
+                return;
+            }
+            for entry in self.scratch.drain(..) {
+                self.log.applied = entry.index;
+                out.emit(Event::Committed(entry));
+            }
+        }
+    }
+}
+
+impl<S: LogStorage> Node for RaftNode<S> {
+    type Message = Message;
+    type Request = Request;
+    type Persist = Record;
+    type Event = Event;
+
+    fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    fn step(&mut self, input: Input<Message, Request>, out: &mut Out) {
+        match input {
+            Input::Tick => self.tick(out),
+            Input::Message { from, msg } => self.handle_message(from, msg, out),
+            Input::Request(Request::Propose(data)) => match self.propose(data, out) {
+                Ok((index, term)) => out.emit(Event::Proposed { index, term }),
+                Err(e) => out.emit(Event::ProposalRefused(e)),
+            },
+            Input::Request(Request::ProposeBatch(commands)) => {
+                match self.propose_batch(&commands, out) {
+                    Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
+                    Err(e) => out.emit(Event::ProposalRefused(e)),
+                }
+            }
+            Input::Persisted(PersistToken(token)) => {
+                // Tokens are the last index of a leader's background append. The
+                // leader never truncates its own log, and any barrier (every change
+                // of term) makes earlier writes durable first, so a token never
+                // vouches for an entry it did not write.
+                let through = LogIndex(token).min(self.log.last_index());
+                if through > self.log.durable {
+                    self.log.durable = through;
+                    self.maybe_commit(out);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synod_core::Action;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index: LogIndex(index),
+            term: Term(term),
+            kind: EntryKind::Command,
+            data: Bytes::new(),
+        }
+    }
+
+    /// Node 1 of {1, 2, 3} with log [1:t1, 2:t2] in term 2, elected leader of term 3
+    /// by node 2's pre-vote and vote.
+    fn leader_with_old_entries() -> (RaftNode, Out) {
+        let mut storage = MemStorage::new();
+        storage
+            .apply(&Record::Entries(vec![entry(1, 1), entry(2, 2)]))
+            .unwrap();
+        storage
+            .apply(&Record::HardState(HardState {
+                term: Term(2),
+                voted_for: None,
+            }))
+            .unwrap();
+        let mut node =
+            RaftNode::new(Config::new(NodeId(1), [1, 2, 3].map(NodeId)), storage).unwrap();
+        let mut out = Actions::new();
+        while node.role() != Role::PreCandidate {
+            node.step(Input::Tick, &mut out);
+        }
+        let grant = |term, pre_vote| Message::RequestVoteResponse {
+            term: Term(term),
+            pre_vote,
+            granted: true,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(3, true),
+            },
+            &mut out,
+        );
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(3, false),
+            },
+            &mut out,
+        );
+        assert_eq!((node.role(), node.term()), (Role::Leader, Term(3)));
+        (node, out)
+    }
+
+    // Raft §5.4.2 (Figure 8): an entry of an earlier term stored on a majority is not
+    // committed by counting replicas; it commits only with an entry of the current term.
+    #[test]
+    fn old_term_entries_commit_only_through_a_current_term_entry() {
+        let (mut node, mut out) = leader_with_old_entries();
+        let matched = |i| Message::AppendEntriesResponse {
+            term: Term(3),
+            outcome: AppendOutcome::Matched {
+                match_index: LogIndex(i),
+            },
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: matched(2),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            node.commit_index(),
+            LogIndex(0),
+            "t2 entry on a majority must not commit"
+        );
+        // The follower holds the t3 no-op, but the leader's own write is not durable:
+        // its log does not count yet (thesis §10.2.1), and 1 of 3 is no quorum.
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: matched(3),
+            },
+            &mut out,
+        );
+        assert_eq!(node.commit_index(), LogIndex(0), "no-op not yet durable");
+        node.step(Input::Persisted(PersistToken(3)), &mut out);
+        assert_eq!(
+            node.commit_index(),
+            LogIndex(3),
+            "leader + follower hold the no-op"
+        );
+    }
+
+    // Thesis §10.2.1: the leader counts itself toward the commit quorum only once its
+    // background write is acknowledged.
+    #[test]
+    fn leader_counts_itself_only_after_persisted() {
+        let (mut node, mut out) = leader_with_old_entries();
+        out.clear();
+        let (index, _) = node.propose(Bytes::from_static(b"x"), &mut out).unwrap();
+        let token = out.as_slice().iter().find_map(|a| match a {
+            Action::PersistInBackground { token, .. } => Some(*token),
+            _ => None,
+        });
+        assert_eq!(token, Some(PersistToken(index.0)));
+        // Only node 3 acknowledges the new entry: 2 of 3 only if the leader counts.
+        let matched = Message::AppendEntriesResponse {
+            term: Term(3),
+            outcome: AppendOutcome::Matched { match_index: index },
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg: matched,
+            },
+            &mut out,
+        );
+        assert!(node.commit_index() < index);
+        node.step(Input::Persisted(PersistToken(index.0)), &mut out);
+        assert_eq!(node.commit_index(), index);
+    }
+
+    // Raft Figure 2: a vote is persisted before the grant is sent, and a second
+    // candidate in the same term is refused.
+    #[test]
+    fn vote_is_durable_before_the_grant_and_granted_once() {
+        let mut node = RaftNode::new(
+            Config::new(NodeId(2), [1, 2, 3].map(NodeId)),
+            MemStorage::new(),
+        )
+        .unwrap();
+        let mut out = Actions::new();
+        let ask = Message::RequestVote {
+            term: Term(1),
+            pre_vote: false,
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(1),
+                msg: ask.clone(),
+            },
+            &mut out,
+        );
+        let kinds: Vec<_> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::Persist(Record::HardState(hs)) => {
+                    Some(format!("persist {:?}", hs.voted_for))
+                }
+                Action::Send {
+                    msg: Message::RequestVoteResponse { granted, .. },
+                    ..
+                } => Some(format!("grant {granted}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["persist None", "persist Some(NodeId(1))", "grant true"]
+        );
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg: ask,
+            },
+            &mut out,
+        );
+        assert!(out.as_slice().iter().any(|a| matches!(
+            a,
+            Action::Send {
+                msg: Message::RequestVoteResponse { granted: false, .. },
+                ..
+            }
+        )));
+    }
+
+    // Proposals are refused with typed errors: too large, and over the uncommitted limit.
+    #[test]
+    fn proposal_limits() {
+        let (mut node, mut out) = leader_with_old_entries();
+        node.config.max_proposal_bytes = 4;
+        node.config.max_uncommitted_bytes = 6;
+        let big = node.propose(Bytes::from_static(b"12345"), &mut out);
+        assert_eq!(big, Err(ProposeError::TooLarge { size: 5, max: 4 }));
+        node.propose(Bytes::from_static(b"1234"), &mut out).unwrap();
+        let over = node.propose(Bytes::from_static(b"123"), &mut out);
+        assert_eq!(
+            over,
+            Err(ProposeError::UncommittedLimit {
+                uncommitted: 4,
+                max: 6
+            })
+        );
+    }
+
+    // Raft §5.3 with etcd's flow control: a follower far behind is caught up with
+    // appends of at most `max_append_bytes`, and at most `max_inflight_messages` are
+    // outstanding until it acknowledges.
+    #[test]
+    fn catch_up_is_batched_by_bytes_and_windowed() {
+        let mut storage = MemStorage::new();
+        let big = |i| Entry {
+            index: LogIndex(i),
+            term: Term(1),
+            kind: EntryKind::Command,
+            data: Bytes::from(vec![0u8; 1000]),
+        };
+        storage
+            .apply(&Record::Entries((1..=100).map(big).collect()))
+            .unwrap();
+        storage
+            .apply(&Record::HardState(HardState {
+                term: Term(1),
+                voted_for: None,
+            }))
+            .unwrap();
+        let mut config = Config::new(NodeId(1), [1, 2, 3].map(NodeId));
+        config.max_append_bytes = 4096;
+        config.max_inflight_messages = 4;
+        let mut node = RaftNode::new(config, storage).unwrap();
+        let mut out = Actions::new();
+        while node.role() != Role::PreCandidate {
+            node.step(Input::Tick, &mut out);
+        }
+        let grant = |pre_vote| Message::RequestVoteResponse {
+            term: Term(2),
+            pre_vote,
+            granted: true,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(true),
+            },
+            &mut out,
+        );
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant(false),
+            },
+            &mut out,
+        );
+        assert_eq!(node.role(), Role::Leader);
+        // Node 3 has nothing: it rejects the first probe, then matches the next one.
+        let respond = |node: &mut RaftNode, out: &mut Out, outcome| {
+            let msg = Message::AppendEntriesResponse {
+                term: Term(2),
+                outcome,
+            };
+            node.step(
+                Input::Message {
+                    from: NodeId(3),
+                    msg,
+                },
+                out,
+            );
+        };
+        let hint = ConflictHint {
+            term: None,
+            index: LogIndex(1),
+        };
+        out.clear();
+        respond(
+            &mut node,
+            &mut out,
+            AppendOutcome::Conflict {
+                rejected_prev: LogIndex(100),
+                hint,
+            },
+        );
+        respond(
+            &mut node,
+            &mut out,
+            AppendOutcome::Matched {
+                match_index: LogIndex(3),
+            },
+        );
+        let appends: Vec<(LogIndex, usize, u64)> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::Send {
+                    to: NodeId(3),
+                    msg:
+                        Message::AppendEntries {
+                            prev_log_index,
+                            entries,
+                            ..
+                        },
+                } => Some((
+                    prev_log_index,
+                    entries.len(),
+                    entries.iter().map(Entry::size_bytes).sum(),
+                )),
+                _ => None,
+            })
+            .collect();
+        // One probe from index 1, then a window of four streamed appends.
+        assert_eq!(appends.len(), 1 + 4, "{appends:?}");
+        assert_eq!(appends[0].0, LogIndex(0));
+        for (_, count, bytes) in &appends {
+            assert!(*bytes <= 4096 && *count >= 1, "{appends:?}");
+        }
+        assert_eq!(
+            appends[1].0,
+            LogIndex(3),
+            "streaming resumes after the match"
+        );
+    }
+
+    // A batch lands consecutively in one background write, and is refused whole.
+    #[test]
+    fn batch_proposals_land_together_or_not_at_all() {
+        let (mut node, mut out) = leader_with_old_entries();
+        out.clear();
+        let batch = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        let (first, last, _) = node.propose_batch(&batch, &mut out).unwrap();
+        assert_eq!((first, last), (LogIndex(4), LogIndex(5)));
+        let writes = out
+            .as_slice()
+            .iter()
+            .filter(|a| matches!(a, Action::PersistInBackground { .. }))
+            .count();
+        assert_eq!(writes, 1);
+        node.config.max_proposal_bytes = 1;
+        let refused = node.propose_batch(
+            &[Bytes::from_static(b"c"), Bytes::from_static(b"dd")],
+            &mut out,
+        );
+        assert!(matches!(refused, Err(ProposeError::TooLarge { .. })));
+        assert_eq!(node.last_index(), LogIndex(5));
+    }
+}
