@@ -144,26 +144,27 @@ impl Lattice for GCounter {
     }
 }
 
-/// A counter that goes up and down: two [`GCounter`]s, increments and decrements.
+/// A counter that goes up and down: a pair of [`GCounter`]s, increments and
+/// decrements, each joined by pointwise maximum; the value is their difference.
 ///
-/// The course notes' example: replica A increments twice and B decrements once;
-/// after exchanging states both read `P - N = 2 - 1 = 1`, with the pairs
-/// `P = {A:2}`, `N = {B:1}`.
+/// The course notes' pairs (increments, decrements): B holds `B(10,0)` and learns
+/// `A(35,0)`; it meets C's `C(0,5)`, increments twice more, and everyone ends with
+/// `{A(35,0), B(12,0), C(0,5)}`, value `35 + 12 - 5 = 42`.
 ///
 /// ```
 /// use synod_crdt::{Lattice, PNCounter};
 /// use synod_core::NodeId;
-/// let (a, b) = (NodeId(1), NodeId(2));
-/// let mut ra = PNCounter::new();
-/// let mut rb = PNCounter::new();
-/// ra.increment(a, 1)?;
-/// ra.increment(a, 1)?;
-/// rb.decrement(b, 1)?;
+/// let (a, b, c) = (NodeId(1), NodeId(2), NodeId(3));
+/// let (mut ra, mut rb, mut rc) = (PNCounter::new(), PNCounter::new(), PNCounter::new());
+/// ra.increment(a, 35)?;
+/// rb.increment(b, 10)?;
+/// rc.decrement(c, 5)?;
+/// rb.join(&ra);                       // {A(35,0), B(10,0)}
+/// rb.join(&rc);
+/// rb.increment(b, 2)?;                // {A(35,0), B(12,0), C(0,5)}
 /// ra.join(&rb);
-/// rb.join(&ra);
-/// assert_eq!(ra, rb);
-/// assert_eq!((ra.increments().get(a), ra.decrements().get(b)), (2, 1));
-/// assert_eq!(ra.value(), 1);
+/// assert_eq!((ra.increments().get(b), ra.decrements().get(c)), (12, 5));
+/// assert_eq!(ra.value(), 42);
 /// # Ok::<(), synod_crdt::CrdtError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
