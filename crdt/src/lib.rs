@@ -65,6 +65,7 @@ pub mod laws;
 pub mod map;
 pub mod register;
 pub mod set;
+pub mod sync;
 
 pub use counter::{BoundedCounter, GCounter, PNCounter};
 pub use error::{CrdtError, InvalidState};
