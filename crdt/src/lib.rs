@@ -56,6 +56,8 @@
 //! - `laws` (default): the [`laws`] test kit (pulls in `proptest`).
 
 pub mod counter;
+#[cfg(feature = "serde")]
+pub mod encoding;
 pub mod error;
 pub mod flag;
 pub mod kernel;

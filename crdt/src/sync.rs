@@ -257,7 +257,7 @@ impl<T: Lattice, O> Node for AntiEntropy<T, O> {
             Input::Request(op) => self.local(&op, out),
             Input::Tick => {
                 self.ticks += 1;
-                if self.ticks % self.config.sync_every.max(1) == 0 {
+                if self.ticks.is_multiple_of(self.config.sync_every.max(1)) {
                     self.round(out);
                 }
             }

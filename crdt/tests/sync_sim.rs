@@ -59,6 +59,9 @@ fn lossy() -> LinkConfig {
     }
 }
 
+/// The final replica states and the operations issued (node, op).
+type Outcome<T, O> = (Vec<T>, Vec<(NodeId, O)>);
+
 /// Runs `ops` random operations at random nodes over 10,000 time units with a
 /// partition in the middle, heals, runs on, and returns the final replica states.
 fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
@@ -68,7 +71,7 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
     ops: usize,
     buffer_limit: usize,
     fire_and_forget: bool,
-) -> Result<(Vec<T>, Vec<(NodeId, O)>), String> {
+) -> Result<Outcome<T, O>, String> {
     let mut config = SimConfig::new(seed);
     config.network = lossy();
     let mut sim = Sim::new(config, NODES, move |id, _: &Vec<()>| {
