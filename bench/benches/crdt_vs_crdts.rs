@@ -54,7 +54,10 @@ fn bytes_of<T: Clone>(x: &T) -> usize {
 }
 
 /// Who adds element i: 0 → both, 1 → A, 2 → B, 3 → nobody.
-fn orswot_pairs() -> ((AWSet<u64>, AWSet<u64>), (Orswot<u64, u64>, Orswot<u64, u64>)) {
+fn orswot_pairs() -> (
+    (AWSet<u64>, AWSet<u64>),
+    (Orswot<u64, u64>, Orswot<u64, u64>),
+) {
     let (a, b) = (NodeId(1), NodeId(2));
     let (mut sa, mut sb) = (AWSet::new(), AWSet::new());
     let (mut ca, mut cb) = (Orswot::new(), Orswot::new());
@@ -103,7 +106,10 @@ fn main() {
     let (o, t) = (median(ours), median(theirs));
     println!("orswot_merge: 2 x 100,000 elements, 150,000 merged; median of {REPETITIONS}");
     println!("  crdts 7.3 Orswot   {t:8.1} ns/element");
-    println!("  synod AWSet        {o:8.1} ns/element   {:5.1}x faster", t / o);
+    println!(
+        "  synod AWSet        {o:8.1} ns/element   {:5.1}x faster",
+        t / o
+    );
     let (mo, mt) = (bytes_of(&merged), bytes_of(&cmerged));
     println!(
         "  memory of the merged set: crdts {:.1} B/element, synod {:.1} B/element ({:.2}x)",
@@ -120,7 +126,9 @@ fn main() {
     let delta = big.insert(NodeId(1), 100_000).unwrap();
     let delta_bytes = postcard::to_allocvec(&delta).unwrap().len();
     let state_bytes = postcard::to_allocvec(&big).unwrap().len();
-    println!("one add into a 100,000-element AWSet: delta {delta_bytes} B on the wire, full state {state_bytes} B");
+    println!(
+        "one add into a 100,000-element AWSet: delta {delta_bytes} B on the wire, full state {state_bytes} B"
+    );
 
     // ---- orswot_add ----
     const ADDS: u64 = 1_000_000;
@@ -153,12 +161,17 @@ fn main() {
     let (o, t) = (median(ours), median(theirs));
     println!("orswot_add: {ADDS} adds on one replica, median of 3");
     println!("  crdts 7.3 Orswot   {t:8.1} ns/add");
-    println!("  synod AWSet        {o:8.1} ns/add       {:5.1}x faster", t / o);
+    println!(
+        "  synod AWSet        {o:8.1} ns/add       {:5.1}x faster",
+        t / o
+    );
 
     // ---- gcounter_merge ----
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % 1_000_000 + 1
     };
     let (mut ga, mut gb) = (GCounter::new(), GCounter::new());
@@ -202,9 +215,18 @@ fn main() {
     check.join(&gb);
     let mut ccheck = cga.clone();
     ccheck.merge(cgb.clone());
-    assert_eq!(check.value(), u128::from(*ccheck.read().to_u64_digits().first().unwrap_or(&0)) + ((ccheck.read().to_u64_digits().get(1).copied().unwrap_or(0) as u128) << 64));
+    assert_eq!(
+        check.value(),
+        u128::from(*ccheck.read().to_u64_digits().first().unwrap_or(&0))
+            + ((ccheck.read().to_u64_digits().get(1).copied().unwrap_or(0) as u128) << 64)
+    );
     let (o, t) = (median(ours), median(theirs));
-    println!("gcounter_merge: 64 replicas, {MERGES} merges of fresh clones, median of {REPETITIONS}");
+    println!(
+        "gcounter_merge: 64 replicas, {MERGES} merges of fresh clones, median of {REPETITIONS}"
+    );
     println!("  crdts 7.3 GCounter {t:8.1} ns/merge");
-    println!("  synod GCounter     {o:8.1} ns/merge     {:5.1}x faster", t / o);
+    println!(
+        "  synod GCounter     {o:8.1} ns/merge     {:5.1}x faster",
+        t / o
+    );
 }

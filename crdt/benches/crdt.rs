@@ -33,7 +33,9 @@ fn gcounter_pair(seed: u64) -> (GCounter, GCounter) {
     // A small deterministic generator: values in 1..=1,000,000.
     let mut s = seed;
     let mut next = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 33) % 1_000_000 + 1
     };
     let (mut x, mut y) = (GCounter::new(), GCounter::new());

@@ -62,7 +62,10 @@ pub fn decode<T: serde::de::DeserializeOwned + Lattice>(bytes: &[u8]) -> Result<
     let (value, trailing): (T, &[u8]) =
         postcard::take_from_bytes(rest).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !trailing.is_empty() {
-        return Err(DecodeError::Malformed(format!("{} trailing bytes", trailing.len())));
+        return Err(DecodeError::Malformed(format!(
+            "{} trailing bytes",
+            trailing.len()
+        )));
     }
     value.validate()?;
     Ok(value)

@@ -53,7 +53,11 @@ impl<K: Ord + Clone, V: Ord + Clone> LwwMap<K, V> {
     }
 
     fn write(&mut self, replica: NodeId, timestamp: u64, key: K, v: Option<V>) -> LwwMap<K, V> {
-        let reg = self.entries.entry(key.clone()).or_default().set(replica, timestamp, v);
+        let reg = self
+            .entries
+            .entry(key.clone())
+            .or_default()
+            .set(replica, timestamp, v);
         LwwMap {
             entries: BTreeMap::from([(key, reg)]),
         }
@@ -61,7 +65,10 @@ impl<K: Ord + Clone, V: Ord + Clone> LwwMap<K, V> {
 
     /// The live value of `key`.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.entries.get(key).and_then(|r| r.get()).and_then(Option::as_ref)
+        self.entries
+            .get(key)
+            .and_then(|r| r.get())
+            .and_then(Option::as_ref)
     }
 
     /// The live (key, value) pairs, in key order.

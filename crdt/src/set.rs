@@ -171,12 +171,7 @@ impl Dots {
     }
 
     /// The kernel join for one element held on both sides.
-    fn join(
-        &self,
-        mine: &CausalContext,
-        other: &Dots,
-        theirs: &CausalContext,
-    ) -> Option<Dots> {
+    fn join(&self, mine: &CausalContext, other: &Dots, theirs: &CausalContext) -> Option<Dots> {
         if self == other {
             return Some(self.clone());
         }

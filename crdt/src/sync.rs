@@ -206,7 +206,8 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
             return;
         }
         match msg {
-            SyncMessage::Deltas { group: value, upto } | SyncMessage::State { state: value, upto } => {
+            SyncMessage::Deltas { group: value, upto }
+            | SyncMessage::State { state: value, upto } => {
                 if let Err(reason) = value.validate() {
                     out.emit(SyncEvent::Rejected { from, reason });
                     return;
@@ -252,7 +253,11 @@ impl<T: Lattice, O> Node for AntiEntropy<T, O> {
         self.id
     }
 
-    fn step(&mut self, input: Input<SyncMessage<T>, O>, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
+    fn step(
+        &mut self,
+        input: Input<SyncMessage<T>, O>,
+        out: &mut Actions<SyncMessage<T>, (), SyncEvent>,
+    ) {
         match input {
             Input::Request(op) => self.local(&op, out),
             Input::Tick => {

@@ -12,7 +12,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn golden_values() -> (GCounter, PNCounter, AWSet<u64>, MvReg<u64>, LwwReg<u64>, EWFlag, RWSet<u64>) {
+/// One value of each kind the golden vectors pin.
+type Golden = (
+    GCounter,
+    PNCounter,
+    AWSet<u64>,
+    MvReg<u64>,
+    LwwReg<u64>,
+    EWFlag,
+    RWSet<u64>,
+);
+
+fn golden_values() -> Golden {
     let (a, b) = (NodeId(1), NodeId(2));
     let mut g = GCounter::new();
     g.increment(a, 3).unwrap();
@@ -76,10 +87,16 @@ fn malformed_framing_is_a_typed_error() {
     assert_eq!(decode::<GCounter>(&v2), Err(DecodeError::UnknownVersion(2)));
     let mut trailing = bytes.clone();
     trailing.push(0);
-    assert!(matches!(decode::<GCounter>(&trailing), Err(DecodeError::Malformed(_))));
+    assert!(matches!(
+        decode::<GCounter>(&trailing),
+        Err(DecodeError::Malformed(_))
+    ));
     let full = encode(&aw);
     for cut in 1..full.len() {
-        assert!(decode::<AWSet<u64>>(&full[..cut]).is_err(), "truncated at {cut}");
+        assert!(
+            decode::<AWSet<u64>>(&full[..cut]).is_err(),
+            "truncated at {cut}"
+        );
     }
 }
 

@@ -26,7 +26,10 @@ enum SetOp {
 }
 
 fn set_ops() -> impl Strategy<Value = SetOp> {
-    prop_oneof![(0..6u8).prop_map(SetOp::Add), (0..6u8).prop_map(SetOp::Remove)]
+    prop_oneof![
+        (0..6u8).prop_map(SetOp::Add),
+        (0..6u8).prop_map(SetOp::Remove)
+    ]
 }
 
 #[derive(Clone, Debug)]
@@ -127,7 +130,11 @@ fn register_laws() {
         Ok(r.set(at, op.0, op.1))
     }
     fn mv(r: &mut MvReg<u8>, at: NodeId, op: &(u64, u8)) -> Result<MvReg<u8>, CrdtError> {
-        if op.0 == 0 { Ok(r.clear()) } else { r.set(at, op.1) }
+        if op.0 == 0 {
+            Ok(r.clear())
+        } else {
+            r.set(at, op.1)
+        }
     }
     kit((0..4u64, 0..4u8), lww).check().unwrap();
     kit((0..4u64, 0..4u8), mv).check().unwrap();
@@ -149,13 +156,19 @@ fn flag_laws() {
 // LWW map: inserts and tombstone removes.
 #[test]
 fn lwwmap_laws() {
-    fn m(s: &mut LwwMap<u8, u8>, at: NodeId, op: &(u64, u8, Option<u8>)) -> Result<LwwMap<u8, u8>, CrdtError> {
+    fn m(
+        s: &mut LwwMap<u8, u8>,
+        at: NodeId,
+        op: &(u64, u8, Option<u8>),
+    ) -> Result<LwwMap<u8, u8>, CrdtError> {
         Ok(match op.2 {
             Some(v) => s.insert(at, op.0, op.1, v),
             None => s.remove(at, op.0, op.1),
         })
     }
-    kit((0..4u64, 0..3u8, proptest::option::of(0..3u8)), m).check().unwrap();
+    kit((0..4u64, 0..3u8, proptest::option::of(0..3u8)), m)
+        .check()
+        .unwrap();
 }
 
 // --- the kit catches broken CRDTs -------------------------------------------------
@@ -198,8 +211,14 @@ fn kit_catches_dropped_remove() {
     }
     let laws = kit(set_ops(), m);
     let schedule = [
-        Step::Op { replica: 0, op: SetOp::Add(1) },
-        Step::Op { replica: 0, op: SetOp::Remove(1) },
+        Step::Op {
+            replica: 0,
+            op: SetOp::Add(1),
+        },
+        Step::Op {
+            replica: 0,
+            op: SetOp::Remove(1),
+        },
     ];
     let v = laws.check_schedule(&schedule).unwrap_err();
     assert_eq!(v.law, Law::DeltaCorrect);

@@ -17,7 +17,10 @@ enum Op {
 
 fn ops() -> impl Strategy<Value = Vec<(u64, Op)>> {
     proptest::collection::vec(
-        (1..4u64, prop_oneof![(0..8u8).prop_map(Op::Add), (0..8u8).prop_map(Op::Remove)]),
+        (
+            1..4u64,
+            prop_oneof![(0..8u8).prop_map(Op::Add), (0..8u8).prop_map(Op::Remove)],
+        ),
         0..60,
     )
 }
@@ -33,7 +36,9 @@ fn against_model<S: Lattice>(
     let mut replicas: BTreeMap<u64, S> = (1..4).map(|r| (r, S::default())).collect();
     let mut expected = BTreeSet::new();
     for (r, op) in ops {
-        let Some(state) = replicas.get_mut(r) else { continue };
+        let Some(state) = replicas.get_mut(r) else {
+            continue;
+        };
         let delta = apply(state, NodeId(*r), op);
         model(&mut expected, op);
         for s in replicas.values_mut() {
@@ -206,11 +211,23 @@ fn add_wins_outcome_no_sequential_execution_produces() {
         }
         let (mut i, mut j, mut model) = (0, 0, BTreeSet::new());
         for slot in 0..4 {
-            let op = if mask & (1 << slot) != 0 { &a_ops[i] } else { &b_ops[j] };
-            if mask & (1 << slot) != 0 { i += 1 } else { j += 1 }
+            let op = if mask & (1 << slot) != 0 {
+                &a_ops[i]
+            } else {
+                &b_ops[j]
+            };
+            if mask & (1 << slot) != 0 {
+                i += 1
+            } else {
+                j += 1
+            }
             seq_set(&mut model, op);
         }
-        assert_ne!(model, BTreeSet::from([b'x', b'y']), "interleaving {mask:04b}");
+        assert_ne!(
+            model,
+            BTreeSet::from([b'x', b'y']),
+            "interleaving {mask:04b}"
+        );
     }
 }
 

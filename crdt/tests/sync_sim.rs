@@ -36,16 +36,22 @@ impl<T: Lattice, O> Node for Tested<T, O> {
         let fake_acks: Vec<(NodeId, u64)> = out.as_slice()[before..]
             .iter()
             .filter_map(|a| match a {
-                Action::Send { to, msg: SyncMessage::Deltas { upto, .. } | SyncMessage::State { upto, .. } } => {
-                    Some((*to, *upto))
-                }
+                Action::Send {
+                    to,
+                    msg: SyncMessage::Deltas { upto, .. } | SyncMessage::State { upto, .. },
+                } => Some((*to, *upto)),
                 _ => None,
             })
             .collect();
         let mut ignored = synod_core::Actions::new();
         for (to, upto) in fake_acks {
-            self.inner
-                .step(Input::Message { from: to, msg: SyncMessage::Ack { upto } }, &mut ignored);
+            self.inner.step(
+                Input::Message {
+                    from: to,
+                    msg: SyncMessage::Ack { upto },
+                },
+                &mut ignored,
+            );
         }
     }
 }
@@ -91,20 +97,27 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
         let node = NODES[rng.below(NODES.len() as u64) as usize];
         let o = op(&mut rng);
         issued.push((node, o.clone()));
-        sim.schedule_request(at, node, o).map_err(|e| e.to_string())?;
+        sim.schedule_request(at, node, o)
+            .map_err(|e| e.to_string())?;
     }
     let split = rng.between(1, 3) as usize;
     let (left, right) = NODES.split_at(split);
     sim.schedule(3_000, Fault::Partition(vec![left.to_vec(), right.to_vec()]))
         .map_err(|e| e.to_string())?;
-    sim.schedule(7_000, Fault::Heal).map_err(|e| e.to_string())?;
+    sim.schedule(7_000, Fault::Heal)
+        .map_err(|e| e.to_string())?;
     sim.run_for(12_000).map_err(|v| format!("{v:?}"))?;
     // Heal the links too, then give anti-entropy time to finish.
-    sim.apply(Fault::SetNetwork(LinkConfig::reliable(10))).map_err(|e| e.to_string())?;
+    sim.apply(Fault::SetNetwork(LinkConfig::reliable(10)))
+        .map_err(|e| e.to_string())?;
     sim.run_for(3_000).map_err(|v| format!("{v:?}"))?;
     let states = NODES
         .iter()
-        .map(|id| sim.node(*id).map(|n| n.inner.state().clone()).ok_or("node missing"))
+        .map(|id| {
+            sim.node(*id)
+                .map(|n| n.inner.state().clone())
+                .ok_or("node missing")
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((states, issued))
 }
@@ -114,12 +127,22 @@ fn bump(c: &mut GCounter, at: NodeId, by: &u64) -> Result<GCounter, CrdtError> {
 }
 
 fn counter_case(seed: u64, buffer_limit: usize, fire_and_forget: bool) -> Result<(), String> {
-    let (states, issued) =
-        run(seed, bump, |rng| rng.between(1, 9), 200, buffer_limit, fire_and_forget)?;
+    let (states, issued) = run(
+        seed,
+        bump,
+        |rng| rng.between(1, 9),
+        200,
+        buffer_limit,
+        fire_and_forget,
+    )?;
     let total: u128 = issued.iter().map(|(_, by)| u128::from(*by)).sum();
     for (i, s) in states.iter().enumerate() {
         if s.value() != total {
-            return Err(format!("replica {} reads {} but {total} was added", i + 1, s.value()));
+            return Err(format!(
+                "replica {} reads {} but {total} was added",
+                i + 1,
+                s.value()
+            ));
         }
     }
     Ok(())
@@ -142,13 +165,17 @@ fn set_op(s: &mut AWSet<u8>, at: NodeId, op: &SetOp) -> Result<AWSet<u8>, CrdtEr
 // reordering and a partition (no update lost, none counted twice).
 #[test]
 fn counter_converges_under_faults() {
-    check_seeds("counter_converges_under_faults", 16, |seed| counter_case(seed, 1024, false));
+    check_seeds("counter_converges_under_faults", 16, |seed| {
+        counter_case(seed, 1024, false)
+    });
 }
 
 // With a buffer of 4 deltas, peers behind get the full state, and still converge.
 #[test]
 fn counter_converges_with_full_state_fallback() {
-    check_seeds("counter_converges_with_full_state_fallback", 8, |seed| counter_case(seed, 4, false));
+    check_seeds("counter_converges_with_full_state_fallback", 8, |seed| {
+        counter_case(seed, 4, false)
+    });
 }
 
 // Add-wins sets with concurrent adds and removes end equal on every replica.
@@ -160,7 +187,11 @@ fn awset_converges_under_faults() {
             set_op,
             |rng| {
                 let e = rng.below(16) as u8;
-                if rng.chance(0.4) { SetOp::Remove(e) } else { SetOp::Add(e) }
+                if rng.chance(0.4) {
+                    SetOp::Remove(e)
+                } else {
+                    SetOp::Add(e)
+                }
             },
             200,
             64,
@@ -177,5 +208,8 @@ fn awset_converges_under_faults() {
 #[test]
 fn fire_and_forget_is_caught() {
     let caught = (0..8).any(|seed| counter_case(seed, 1024, true).is_err());
-    assert!(caught, "a fire-and-forget node converged on every seed: the check is blind");
+    assert!(
+        caught,
+        "a fire-and-forget node converged on every seed: the check is blind"
+    );
 }
