@@ -46,6 +46,9 @@ pub enum InvalidState {
     /// produce (unsorted entries, zero entries), so equality would misbehave.
     #[error("not in canonical form: {0}")]
     NotCanonical(&'static str),
+    /// A replica that is not a member.
+    #[error("{0} is not a member")]
+    UnknownReplica(NodeId),
     /// A replica that has been retired appears with new information.
     #[error("{0} has been retired")]
     Retired(NodeId),

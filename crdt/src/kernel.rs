@@ -106,6 +106,13 @@ impl<V: Clone> DotKernel<V> {
         delta
     }
 
+    /// Drop stored values whose dot fails `keep` *without* recording a removal delta:
+    /// garbage collection of values every replica agrees are dead (their dots stay in
+    /// the context).
+    pub fn retain_dots(&mut self, mut keep: impl FnMut(Dot) -> bool) {
+        self.entries.retain(|dot, _| keep(*dot));
+    }
+
     /// Remove every value; returns the delta.
     pub fn remove_all(&mut self) -> DotKernel<V> {
         self.remove_where(|_| true)

@@ -67,6 +67,7 @@ pub mod laws;
 pub mod map;
 pub mod register;
 pub mod set;
+pub mod stability;
 pub mod sync;
 
 pub use counter::{BoundedCounter, GCounter, PNCounter};

@@ -456,6 +456,38 @@ impl<E: Ord + Clone> RWSet<E> {
         tokens.peek().is_some() && tokens.all(|(_, add)| *add)
     }
 
+    /// Drop remove tokens that are causally stable (`stable`, from
+    /// [`Stability::stable`](crate::stability::Stability::stable)) and are the only
+    /// tokens of their element: the element is absent with or without them, and no
+    /// concurrent add can still arrive. Their dots stay in the context, so the adds
+    /// they removed cannot come back. Returns how many tokens were dropped.
+    pub fn prune(&mut self, stable: &synod_clocks::VersionVector) -> usize {
+        let mut has_add: BTreeSet<&E> = BTreeSet::new();
+        for (e, add) in self.kernel.values() {
+            if *add {
+                has_add.insert(e);
+            }
+        }
+        let doomed: BTreeSet<synod_clocks::Dot> = self
+            .kernel
+            .iter()
+            .filter(|(dot, (e, add))| !*add && stable.contains(*dot) && !has_add.contains(e))
+            .map(|(dot, _)| dot)
+            .collect();
+        self.kernel.retain_dots(|dot| !doomed.contains(&dot));
+        doomed.len()
+    }
+
+    /// The number of tokens (adds and removes) stored.
+    pub fn tokens(&self) -> usize {
+        self.kernel.len()
+    }
+
+    /// Every dot this set has seen.
+    pub fn context(&self) -> &CausalContext {
+        self.kernel.context()
+    }
+
     /// The present elements, in order.
     pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
         let mut present: BTreeMap<&E, bool> = BTreeMap::new();
