@@ -39,9 +39,6 @@ pub enum InvalidState {
     /// A register or element carries no dots at all (an empty sibling set).
     #[error("an entry carries no dots")]
     EmptyEntry,
-    /// A bounded counter's transfers give a replica negative rights.
-    #[error("{0} has negative rights")]
-    NegativeRights(NodeId),
     /// The value is well formed but not in the canonical form local mutators
     /// produce (unsorted entries, zero entries), so equality would misbehave.
     #[error("not in canonical form: {0}")]
