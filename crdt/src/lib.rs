@@ -48,11 +48,15 @@
 //! | [`LwwReg`], [`MvReg`] | last-writer-wins (timestamp, then replica) and multi-value registers |
 //! | [`EWFlag`], [`DWFlag`] | enable-wins and disable-wins flags |
 //! | [`GSet`], [`TwoPSet`], [`AWSet`], [`RWSet`] | grow-only, two-phase, add-wins and remove-wins sets |
-//! | [`LwwMap`] | a last-writer-wins map |
+//! | [`LwwMap`], [`ORMap`] | a last-writer-wins map; an observed-remove map of nested dot stores ([`DotFun`] registers, [`DotMap`] maps) sharing one causal context |
 //! | [`DotKernel`] | dot-tagged values plus a causal context: the building block |
 //!
+//! Causal stability ([`stability::Stability`]) says which dots every replica has seen,
+//! so [`RWSet::prune`] can drop remove tokens no concurrent update can still meet.
+//!
 //! # Features
-//! - `serde` (default): serde derives on every type and sync message.
+//! - `serde` (default): serde derives on every type and sync message, and the
+//!   versioned [`encoding`].
 //! - `laws` (default): the [`laws`] test kit (pulls in `proptest`).
 
 pub mod counter;
@@ -65,6 +69,7 @@ pub mod lattice;
 #[cfg(feature = "laws")]
 pub mod laws;
 pub mod map;
+pub mod ormap;
 pub mod register;
 pub mod set;
 pub mod stability;
@@ -76,6 +81,7 @@ pub use flag::{DWFlag, EWFlag};
 pub use kernel::DotKernel;
 pub use lattice::{Lattice, Mutator};
 pub use map::LwwMap;
+pub use ormap::{DotFun, DotMap, DotStore, ORMap};
 pub use register::{LwwReg, LwwWrite, MvReg};
 pub use set::{AWSet, GSet, RWSet, TwoPSet};
 

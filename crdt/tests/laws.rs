@@ -247,3 +247,35 @@ fn kit_catches_order_dependent_join() {
     let err = kit(0..4u8, m).check().unwrap_err();
     assert!(err.contains("violated"), "{err}");
 }
+
+// Observed-remove maps: a map of multi-value registers, and a map of maps of them
+// (nested values sharing the outer map's causal context).
+#[test]
+fn ormap_laws() {
+    use synod_crdt::ormap::{DotFun, DotMap, ORMap};
+    type Flat = ORMap<u8, DotFun<u8>>;
+    type Nested = ORMap<u8, DotMap<u8, DotFun<u8>>>;
+    fn flat(m: &mut Flat, at: NodeId, op: &(u8, Option<u8>)) -> Result<Flat, CrdtError> {
+        let (k, v) = *op;
+        match v {
+            Some(v) => m.apply(at, |map, dot| map.update(k, |r| r.write(dot, v))),
+            None => m.apply(at, |map, _| map.remove(&k)),
+        }
+    }
+    fn nested(m: &mut Nested, at: NodeId, op: &(u8, u8, Option<u8>)) -> Result<Nested, CrdtError> {
+        let (k, f, v) = *op;
+        match v {
+            Some(v) => m.apply(at, |map, dot| {
+                map.update(k, |inner| inner.update(f, |r| r.write(dot, v)))
+            }),
+            None if f == 0 => m.apply(at, |map, _| map.remove(&k)),
+            None => m.apply(at, |map, _| map.update(k, |inner| inner.remove(&f))),
+        }
+    }
+    kit((0..3u8, proptest::option::of(0..3u8)), flat)
+        .check()
+        .unwrap();
+    kit((0..3u8, 0..3u8, proptest::option::of(0..3u8)), nested)
+        .check()
+        .unwrap();
+}

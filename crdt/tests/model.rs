@@ -251,3 +251,43 @@ fn pn_counter_pairs_from_the_notes() {
     assert_eq!(pairs, [(35, 0), (12, 0), (0, 5)]);
     assert_eq!(ra.value(), 35 + 12 - 5);
 }
+
+// Observed-remove map of registers without concurrency is a plain map of last writes.
+#[test]
+fn ormap_matches_sequential_map() {
+    use synod_crdt::ormap::{DotFun, ORMap};
+    run(|ops| {
+        let mut replicas: Vec<ORMap<u8, DotFun<u8>>> = vec![ORMap::new(); 3];
+        let mut model: BTreeMap<u8, u8> = BTreeMap::new();
+        for (i, (r, op)) in ops.iter().enumerate() {
+            let at = NodeId(*r);
+            let state = &mut replicas[(*r - 1) as usize];
+            let delta = match op {
+                Op::Add(k) => {
+                    let v = i as u8;
+                    model.insert(*k, v);
+                    state
+                        .apply(at, |m, dot| m.update(*k, |reg| reg.write(dot, v)))
+                        .unwrap()
+                }
+                Op::Remove(k) => {
+                    model.remove(k);
+                    state.apply(at, |m, _| m.remove(k)).unwrap()
+                }
+            };
+            for s in replicas.iter_mut() {
+                s.join(&delta);
+            }
+            for s in &replicas {
+                let got: BTreeMap<u8, Vec<u8>> = s
+                    .iter()
+                    .map(|(k, reg)| (*k, reg.values().copied().collect()))
+                    .collect();
+                let want: BTreeMap<u8, Vec<u8>> =
+                    model.iter().map(|(k, v)| (*k, vec![*v])).collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+        Ok(())
+    });
+}
