@@ -151,3 +151,20 @@ proptest! {
         prop_assert_eq!(decode::<AWSet<u64>>(&encode(&s)).unwrap(), s);
     }
 }
+
+// Golden vector of a nested observed-remove map: {1: {2: [dot a:1 → 9]}}, context {a:1}.
+#[test]
+fn ormap_golden_vector_and_round_trip() {
+    use synod_crdt::ormap::{DotFun, DotMap, ORMap};
+    let mut m: ORMap<u8, DotMap<u8, DotFun<u8>>> = ORMap::new();
+    m.apply(NodeId(1), |map, dot| {
+        map.update(1, |inner| inner.update(2, |r| r.write(dot, 9)))
+    })
+    .unwrap();
+    let bytes = encode(&m);
+    assert_eq!(hex(&bytes), "01010101020101010901010100");
+    assert_eq!(
+        decode::<ORMap<u8, DotMap<u8, DotFun<u8>>>>(&bytes).unwrap(),
+        m
+    );
+}
