@@ -1,0 +1,59 @@
+//! The join-semilattice every CRDT of this crate is, and the shape of a delta mutator.
+
+use crate::{CrdtError, InvalidState};
+use synod_core::NodeId;
+
+/// A join-semilattice: [`join`](Lattice::join) is commutative, associative and
+/// idempotent, and [`Default`] is the bottom element (the state of a fresh replica).
+///
+/// Deltas are values of the same type: a delta mutator returns the (small) delta
+/// `mδ(X)`, and `X ⊔ mδ(X)` is the mutated state. Because a delta is a full value,
+/// deltas can be joined into *delta groups* and shipped in place of the whole state.
+///
+/// Equality must be semantic: two states that represent the same lattice element must
+/// compare equal (every type of this crate keeps a canonical representation).
+///
+/// ```
+/// use synod_crdt::{GCounter, Lattice};
+/// use synod_core::NodeId;
+/// let (a, b) = (NodeId(1), NodeId(2));
+/// let mut x = GCounter::new();
+/// let mut y = GCounter::new();
+/// x.increment(a, 3)?;
+/// y.increment(b, 4)?;
+/// let mut xy = x.clone();
+/// xy.join(&y);
+/// let mut yx = y.clone();
+/// yx.join(&x);
+/// assert_eq!(xy, yx);
+/// assert_eq!(xy.value(), 7);
+/// # Ok::<(), synod_crdt::CrdtError>(())
+/// ```
+pub trait Lattice: Clone + PartialEq + std::fmt::Debug + Default {
+    /// Least upper bound of `self` and `other`, in place.
+    fn join(&mut self, other: &Self);
+
+    /// Check the invariants a value received from elsewhere must satisfy before it
+    /// may be joined (for example: every stored dot is in the causal context). Local
+    /// mutators always produce valid values.
+    ///
+    /// # Errors
+    /// [`InvalidState`] naming the broken invariant.
+    fn validate(&self) -> Result<(), InvalidState> {
+        Ok(())
+    }
+
+    /// Whether `self ⊑ other` (joining `self` into `other` changes nothing).
+    fn leq(&self, other: &Self) -> bool {
+        let mut joined = other.clone();
+        joined.join(self);
+        joined == *other
+    }
+}
+
+/// A delta mutator seen from outside: apply operation `op` at `replica` to `state`
+/// in place and return the delta `d` with `state_before ⊔ d == state_after`.
+///
+/// This is the shape the [`laws`](crate::laws) kit and the
+/// [`AntiEntropy`](crate::sync::AntiEntropy) node drive a CRDT through.
+pub type Mutator<T, O> = fn(&mut T, NodeId, &O) -> Result<T, CrdtError>;

@@ -1,0 +1,273 @@
+//! Delta anti-entropy: a step-function node that keeps a CRDT replica and spreads its
+//! deltas to peers, with acknowledgements, retransmission, joined delta groups and a
+//! full-state fallback (Almeida, Shoker, Baquero 2018, Algorithm 1, with a bounded
+//! buffer in place of an unbounded one).
+//!
+//! Each local mutation's delta is appended to a buffer under a sequence number. Every
+//! `sync_every` ticks the node sends each peer the join of the deltas that peer has
+//! not acknowledged (one *delta group*), or — when the buffer no longer reaches back
+//! far enough, because it is bounded — its whole state. A receiver validates, joins
+//! and acknowledges the sequence number. Lost, duplicated and reordered messages are
+//! harmless: joins are idempotent and commutative, and anything unacknowledged is
+//! sent again. Deltas every peer has acknowledged are dropped.
+
+use crate::{CrdtError, InvalidState, Lattice, Mutator};
+use std::collections::{BTreeMap, VecDeque};
+use synod_core::{Actions, Input, Node, NodeId};
+
+/// Tuning of an [`AntiEntropy`] node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// The other replicas. Messages from anyone else are ignored.
+    pub peers: Vec<NodeId>,
+    /// Most deltas kept for peers that have not acknowledged them; past it the oldest
+    /// is dropped and a peer that still needs it gets the full state instead.
+    pub buffer_limit: usize,
+    /// Ticks between two rounds of sending.
+    pub sync_every: u64,
+}
+
+impl SyncConfig {
+    /// Defaults: a buffer of 1024 deltas, a round every tick.
+    pub fn new(peers: Vec<NodeId>) -> Self {
+        SyncConfig {
+            peers,
+            buffer_limit: 1024,
+            sync_every: 1,
+        }
+    }
+}
+
+/// What replicas send each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SyncMessage<T> {
+    /// The join of the sender's deltas up to (not including) sequence `upto`.
+    Deltas {
+        /// The delta group.
+        group: T,
+        /// Acknowledge with this.
+        upto: u64,
+    },
+    /// The sender's whole state, covering its deltas before `upto`.
+    State {
+        /// The state.
+        state: T,
+        /// Acknowledge with this.
+        upto: u64,
+    },
+    /// The receiver has joined everything the sender buffered before `upto`.
+    Ack {
+        /// The sequence number acknowledged.
+        upto: u64,
+    },
+}
+
+/// What the node reports to its host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// A local operation was refused; nothing changed.
+    Refused(CrdtError),
+    /// A peer sent a value that fails validation; it was not joined or acknowledged.
+    Rejected {
+        /// The sender.
+        from: NodeId,
+        /// What is wrong with it.
+        reason: InvalidState,
+    },
+    /// A message from a node that is not a peer was ignored.
+    UnknownSender(NodeId),
+}
+
+/// A CRDT replica that synchronizes by delta anti-entropy. `Request` is an operation
+/// `O`, applied with the [`Mutator`] given at construction.
+///
+/// ```
+/// use synod_core::{Actions, Input, Node, NodeId, Action};
+/// use synod_crdt::sync::{AntiEntropy, SyncConfig, SyncMessage};
+/// use synod_crdt::{CrdtError, GCounter};
+/// fn bump(c: &mut GCounter, at: NodeId, by: &u64) -> Result<GCounter, CrdtError> {
+///     c.increment(at, *by)
+/// }
+/// let (a, b) = (NodeId(1), NodeId(2));
+/// let mut na = AntiEntropy::new(a, SyncConfig::new(vec![b]), bump);
+/// let mut nb = AntiEntropy::new(b, SyncConfig::new(vec![a]), bump);
+/// let mut out = Actions::new();
+/// na.step(Input::Request(5), &mut out);
+/// na.step(Input::Tick, &mut out);               // sends A's delta group to B
+/// for action in out.drain() {
+///     if let Action::Send { msg, .. } = action {
+///         let mut replies = Actions::new();
+///         nb.step(Input::Message { from: a, msg }, &mut replies);
+///     }
+/// }
+/// assert_eq!(nb.state().value(), 5);
+/// ```
+pub struct AntiEntropy<T, O> {
+    id: NodeId,
+    config: SyncConfig,
+    mutator: Mutator<T, O>,
+    state: T,
+    /// Deltas with sequence numbers `first_seq..next_seq`.
+    buffer: VecDeque<T>,
+    first_seq: u64,
+    next_seq: u64,
+    /// Highest sequence number each peer acknowledged (absent: nothing).
+    acked: BTreeMap<NodeId, u64>,
+    ticks: u64,
+}
+
+impl<T: Lattice, O> AntiEntropy<T, O> {
+    /// A replica `id` starting from the bottom state.
+    pub fn new(id: NodeId, config: SyncConfig, mutator: Mutator<T, O>) -> Self {
+        Self::with_state(id, config, mutator, T::default())
+    }
+
+    /// A replica `id` starting from `state` (restored from durable storage, say).
+    pub fn with_state(id: NodeId, config: SyncConfig, mutator: Mutator<T, O>, state: T) -> Self {
+        AntiEntropy {
+            id,
+            config,
+            mutator,
+            state,
+            buffer: VecDeque::new(),
+            first_seq: 0,
+            next_seq: 0,
+            acked: BTreeMap::new(),
+            ticks: 0,
+        }
+    }
+
+    /// The replica's state.
+    pub fn state(&self) -> &T {
+        &self.state
+    }
+
+    /// Deltas buffered now (at most `buffer_limit`).
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    fn is_peer(&self, node: NodeId) -> bool {
+        node != self.id && self.config.peers.contains(&node)
+    }
+
+    fn local(&mut self, op: &O, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
+        match (self.mutator)(&mut self.state, self.id, op) {
+            Ok(delta) => {
+                self.buffer.push_back(delta);
+                self.next_seq += 1;
+                if self.buffer.len() > self.config.buffer_limit.max(1) {
+                    self.buffer.pop_front();
+                    self.first_seq += 1;
+                }
+            }
+            Err(e) => out.emit(SyncEvent::Refused(e)),
+        }
+    }
+
+    fn round(&mut self, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
+        for &peer in &self.config.peers {
+            if peer == self.id {
+                continue;
+            }
+            let acked = self.acked.get(&peer).copied().unwrap_or(0);
+            if acked >= self.next_seq {
+                continue;
+            }
+            let msg = if acked < self.first_seq {
+                SyncMessage::State {
+                    state: self.state.clone(),
+                    upto: self.next_seq,
+                }
+            } else {
+                let from = (acked - self.first_seq) as usize;
+                let mut group = T::default();
+                for delta in self.buffer.iter().skip(from) {
+                    group.join(delta);
+                }
+                SyncMessage::Deltas {
+                    group,
+                    upto: self.next_seq,
+                }
+            };
+            out.send(peer, msg);
+        }
+    }
+
+    fn receive(
+        &mut self,
+        from: NodeId,
+        msg: SyncMessage<T>,
+        out: &mut Actions<SyncMessage<T>, (), SyncEvent>,
+    ) {
+        if !self.is_peer(from) {
+            out.emit(SyncEvent::UnknownSender(from));
+            return;
+        }
+        match msg {
+            SyncMessage::Deltas { group: value, upto }
+            | SyncMessage::State { state: value, upto } => {
+                if let Err(reason) = value.validate() {
+                    out.emit(SyncEvent::Rejected { from, reason });
+                    return;
+                }
+                self.state.join(&value);
+                out.send(from, SyncMessage::Ack { upto });
+            }
+            SyncMessage::Ack { upto } => {
+                // An acknowledgement beyond what was ever sent is clamped, so a
+                // confused peer cannot make us skip deltas it has not received.
+                let upto = upto.min(self.next_seq);
+                let entry = self.acked.entry(from).or_insert(0);
+                *entry = (*entry).max(upto);
+                self.collect_garbage();
+            }
+        }
+    }
+
+    /// Drop the deltas every peer has acknowledged.
+    fn collect_garbage(&mut self) {
+        let everyone = self
+            .config
+            .peers
+            .iter()
+            .filter(|p| **p != self.id)
+            .map(|p| self.acked.get(p).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(self.next_seq);
+        while self.first_seq < everyone && !self.buffer.is_empty() {
+            self.buffer.pop_front();
+            self.first_seq += 1;
+        }
+    }
+}
+
+impl<T: Lattice, O> Node for AntiEntropy<T, O> {
+    type Message = SyncMessage<T>;
+    type Request = O;
+    type Persist = ();
+    type Event = SyncEvent;
+
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn step(
+        &mut self,
+        input: Input<SyncMessage<T>, O>,
+        out: &mut Actions<SyncMessage<T>, (), SyncEvent>,
+    ) {
+        match input {
+            Input::Request(op) => self.local(&op, out),
+            Input::Tick => {
+                self.ticks += 1;
+                if self.ticks.is_multiple_of(self.config.sync_every.max(1)) {
+                    self.round(out);
+                }
+            }
+            Input::Message { from, msg } => self.receive(from, msg, out),
+            Input::Persisted(_) => {}
+        }
+    }
+}
