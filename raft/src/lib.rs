@@ -94,6 +94,7 @@ mod log;
 mod message;
 mod node;
 mod progress;
+pub mod session;
 mod storage;
 mod types;
 
