@@ -538,8 +538,37 @@ impl<S: LogStorage> RaftNode<S> {
                     let sent_through = LogIndex(prev.0 + count);
                     pr.next_index = sent_through.next();
                     pr.inflight.add(sent_through, bytes);
+                    pr.commit_sent = pr.commit_sent.max(self.log.committed.min(sent_through));
                 }
             }
+        }
+    }
+
+    /// Tell followers about a commit they cannot learn from the appends already sent
+    /// (as etcd/raft's commit broadcast): without it a follower would apply a batch
+    /// only with the next append or heartbeat. The empty append sits at the
+    /// follower's match index, which it is known to hold, so it is always accepted.
+    fn send_commit_notices(&mut self, out: &mut Out) {
+        let committed = self.log.committed;
+        for (to, pr) in &mut self.progress {
+            let learnable = committed.min(pr.match_index);
+            if pr.state != ProgressState::Replicate || learnable <= pr.commit_sent {
+                continue;
+            }
+            let Some(prev_term) = self.log.term(pr.match_index) else {
+                continue;
+            };
+            pr.commit_sent = learnable;
+            out.send(
+                *to,
+                Message::AppendEntries {
+                    term: self.term,
+                    prev_log_index: pr.match_index,
+                    prev_log_term: prev_term,
+                    entries: Vec::new(),
+                    leader_commit: committed,
+                },
+            );
         }
     }
 
@@ -558,6 +587,7 @@ impl<S: LogStorage> RaftNode<S> {
                     } else {
                         // Assert leadership at a point the follower is known to hold.
                         let prev = pr.match_index;
+                        pr.commit_sent = pr.commit_sent.max(self.log.committed.min(prev));
                         if let Some(prev_term) = self.log.term(prev) {
                             out.send(
                                 self.progress[slot].0,
@@ -623,6 +653,7 @@ impl<S: LogStorage> RaftNode<S> {
             }
         }
         self.send_append(slot, out);
+        self.send_commit_notices(out);
     }
 
     /// Advance the commit index to the highest index a quorum holds durably, but only
@@ -986,6 +1017,7 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 if through > self.log.durable {
                     self.log.durable = through;
                     self.maybe_commit(out);
+                    self.send_commit_notices(out);
                 }
             }
         }
