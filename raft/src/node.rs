@@ -502,7 +502,10 @@ impl<S: LogStorage> RaftNode<S> {
                 return; // behind the compaction point: snapshots (later work)
             };
             let last = self.log.last_index();
-            let mut entries = Vec::new();
+            // Sized for what is waiting (capped: the byte limit may stop the read
+            // early), so a batch does not regrow the vector entry by entry.
+            let waiting = last.0.saturating_add(1).saturating_sub(pr.next_index.0);
+            let mut entries = Vec::with_capacity(waiting.min(1024) as usize);
             if pr.next_index <= last
                 && let Err(e) = self.log.read(
                     pr.next_index,
@@ -548,11 +551,17 @@ impl<S: LogStorage> RaftNode<S> {
     /// (as etcd/raft's commit broadcast): without it a follower would apply a batch
     /// only with the next append or heartbeat. The empty append sits at the
     /// follower's match index, which it is known to hold, so it is always accepted.
+    /// While appends to a follower are still unacknowledged the notice waits for the
+    /// last answer: one notice per burst of appends, not one per entry (a lost answer
+    /// leaves it to the heartbeat, which carries the commit index too).
     fn send_commit_notices(&mut self, out: &mut Out) {
         let committed = self.log.committed;
         for (to, pr) in &mut self.progress {
             let learnable = committed.min(pr.match_index);
-            if pr.state != ProgressState::Replicate || learnable <= pr.commit_sent {
+            if pr.state != ProgressState::Replicate
+                || learnable <= pr.commit_sent
+                || !pr.inflight.is_empty()
+            {
                 continue;
             }
             let Some(prev_term) = self.log.term(pr.match_index) else {
@@ -784,7 +793,12 @@ impl<S: LogStorage> RaftNode<S> {
             if entries[pos].index <= committed {
                 return; // would rewrite committed history: a broken peer
             }
-            let new = entries.split_off(pos);
+            // The common case appends the whole message: reuse its vector.
+            let new = if pos == 0 {
+                entries
+            } else {
+                entries.split_off(pos)
+            };
             if !self.persist_barrier(Record::Entries(new), out) {
                 return;
             }

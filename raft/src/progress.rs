@@ -101,6 +101,9 @@ impl Inflights {
     pub(crate) fn is_full(&self, max_messages: usize, max_bytes: u64) -> bool {
         self.queue.len() >= max_messages || self.bytes >= max_bytes
     }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
     pub(crate) fn add(&mut self, last: LogIndex, bytes: u64) {
         self.queue.push_back((last, bytes));
         self.bytes = self.bytes.saturating_add(bytes);

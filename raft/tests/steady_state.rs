@@ -87,18 +87,21 @@ fn followers_apply_a_batch_without_waiting_for_a_heartbeat() {
 }
 
 // The same with one request per command: every entry is applied everywhere once the
-// messages settle.
+// messages settle, and the commit notice waits for the last answer of a burst — one
+// per follower per burst, not one per entry.
 #[test]
 fn followers_apply_single_proposals_without_waiting_for_a_heartbeat() {
     let mut c = Cluster::elected();
+    let mut before = c.sent;
     for i in 0..100u64 {
-        c.step(
-            0,
-            Input::Request(Request::Propose(Bytes::from(vec![i as u8; 16]))),
-        );
+        let command = Bytes::from(vec![i as u8; 16]);
+        c.step(0, Input::Request(Request::Propose(command)));
         if i % 10 == 9 {
             c.quiesce();
             assert_eq!(c.applied, [i + 1; 3]);
+            // Per follower: ten appends and answers, one notice and its answer.
+            assert_eq!(c.sent - before, 2 * (2 * 10 + 2), "after {}", i + 1);
+            before = c.sent;
         }
     }
 }
