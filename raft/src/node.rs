@@ -244,13 +244,23 @@ impl<S: LogStorage> RaftNode<S> {
         commands: &[Bytes],
         out: &mut Out,
     ) -> Result<(LogIndex, LogIndex, Term), ProposeError> {
+        self.propose_owned_batch(commands.to_vec(), out)
+    }
+
+    /// [`propose_batch`](Self::propose_batch) on commands it may keep: the request
+    /// path moves them into the log instead of cloning each one.
+    fn propose_owned_batch(
+        &mut self,
+        commands: Vec<Bytes>,
+        out: &mut Out,
+    ) -> Result<(LogIndex, LogIndex, Term), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
         }
         let mut total = 0u64;
-        for command in commands {
+        for command in &commands {
             let size = command.len() as u64;
             if size > self.config.max_proposal_bytes {
                 return Err(ProposeError::TooLarge {
@@ -275,13 +285,13 @@ impl<S: LogStorage> RaftNode<S> {
         }
         let term = self.term;
         let entries: Vec<Entry> = commands
-            .iter()
+            .into_iter()
             .zip(first.0..)
             .map(|(data, i)| Entry {
                 index: LogIndex(i),
                 term,
                 kind: EntryKind::Command,
-                data: data.clone(),
+                data,
             })
             .collect();
         let last = LogIndex(last.0 + entries.len() as u64);
@@ -1017,7 +1027,7 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 Err(e) => out.emit(Event::ProposalRefused(e)),
             },
             Input::Request(Request::ProposeBatch(commands)) => {
-                match self.propose_batch(&commands, out) {
+                match self.propose_owned_batch(commands, out) {
                     Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
                     Err(e) => out.emit(Event::ProposalRefused(e)),
                 }
