@@ -350,6 +350,20 @@ fn main() {
         }),
         Box::new(raftrs::RaftRs { batch_append: true }),
     ];
+    // `RAFT_BENCH_ONLY=<index>` runs one contender alone (for a profiler).
+    if let Some(only) = std::env::var("RAFT_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let c = &contenders[only];
+        let rates: Vec<f64> = (0..reps).map(|_| c.run(n, &pool)).collect();
+        println!(
+            "  {:<28} {:>6.3} M entries/s",
+            c.name(),
+            median(rates) / 1e6
+        );
+        return;
+    }
     let mut rates = vec![Vec::new(); contenders.len()];
     for _ in 0..reps {
         for (c, r) in contenders.iter().zip(&mut rates) {
