@@ -244,13 +244,23 @@ impl<S: LogStorage> RaftNode<S> {
         commands: &[Bytes],
         out: &mut Out,
     ) -> Result<(LogIndex, LogIndex, Term), ProposeError> {
+        self.propose_owned_batch(commands.to_vec(), out)
+    }
+
+    /// [`propose_batch`](Self::propose_batch) on commands it may keep: the request
+    /// path moves them into the log instead of cloning each one.
+    fn propose_owned_batch(
+        &mut self,
+        commands: Vec<Bytes>,
+        out: &mut Out,
+    ) -> Result<(LogIndex, LogIndex, Term), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
         }
         let mut total = 0u64;
-        for command in commands {
+        for command in &commands {
             let size = command.len() as u64;
             if size > self.config.max_proposal_bytes {
                 return Err(ProposeError::TooLarge {
@@ -275,13 +285,13 @@ impl<S: LogStorage> RaftNode<S> {
         }
         let term = self.term;
         let entries: Vec<Entry> = commands
-            .iter()
+            .into_iter()
             .zip(first.0..)
             .map(|(data, i)| Entry {
                 index: LogIndex(i),
                 term,
                 kind: EntryKind::Command,
-                data: data.clone(),
+                data,
             })
             .collect();
         let last = LogIndex(last.0 + entries.len() as u64);
@@ -502,7 +512,10 @@ impl<S: LogStorage> RaftNode<S> {
                 return; // behind the compaction point: snapshots (later work)
             };
             let last = self.log.last_index();
-            let mut entries = Vec::new();
+            // Sized for what is waiting (capped: the byte limit may stop the read
+            // early), so a batch does not regrow the vector entry by entry.
+            let waiting = last.0.saturating_add(1).saturating_sub(pr.next_index.0);
+            let mut entries = Vec::with_capacity(waiting.min(1024) as usize);
             if pr.next_index <= last
                 && let Err(e) = self.log.read(
                     pr.next_index,
@@ -538,8 +551,43 @@ impl<S: LogStorage> RaftNode<S> {
                     let sent_through = LogIndex(prev.0 + count);
                     pr.next_index = sent_through.next();
                     pr.inflight.add(sent_through, bytes);
+                    pr.commit_sent = pr.commit_sent.max(self.log.committed.min(sent_through));
                 }
             }
+        }
+    }
+
+    /// Tell followers about a commit they cannot learn from the appends already sent
+    /// (as etcd/raft's commit broadcast): without it a follower would apply a batch
+    /// only with the next append or heartbeat. The empty append sits at the
+    /// follower's match index, which it is known to hold, so it is always accepted.
+    /// While appends to a follower are still unacknowledged the notice waits for the
+    /// last answer: one notice per burst of appends, not one per entry (a lost answer
+    /// leaves it to the heartbeat, which carries the commit index too).
+    fn send_commit_notices(&mut self, out: &mut Out) {
+        let committed = self.log.committed;
+        for (to, pr) in &mut self.progress {
+            let learnable = committed.min(pr.match_index);
+            if pr.state != ProgressState::Replicate
+                || learnable <= pr.commit_sent
+                || !pr.inflight.is_empty()
+            {
+                continue;
+            }
+            let Some(prev_term) = self.log.term(pr.match_index) else {
+                continue;
+            };
+            pr.commit_sent = learnable;
+            out.send(
+                *to,
+                Message::AppendEntries {
+                    term: self.term,
+                    prev_log_index: pr.match_index,
+                    prev_log_term: prev_term,
+                    entries: Vec::new(),
+                    leader_commit: committed,
+                },
+            );
         }
     }
 
@@ -558,6 +606,7 @@ impl<S: LogStorage> RaftNode<S> {
                     } else {
                         // Assert leadership at a point the follower is known to hold.
                         let prev = pr.match_index;
+                        pr.commit_sent = pr.commit_sent.max(self.log.committed.min(prev));
                         if let Some(prev_term) = self.log.term(prev) {
                             out.send(
                                 self.progress[slot].0,
@@ -623,6 +672,7 @@ impl<S: LogStorage> RaftNode<S> {
             }
         }
         self.send_append(slot, out);
+        self.send_commit_notices(out);
     }
 
     /// Advance the commit index to the highest index a quorum holds durably, but only
@@ -753,7 +803,12 @@ impl<S: LogStorage> RaftNode<S> {
             if entries[pos].index <= committed {
                 return; // would rewrite committed history: a broken peer
             }
-            let new = entries.split_off(pos);
+            // The common case appends the whole message: reuse its vector.
+            let new = if pos == 0 {
+                entries
+            } else {
+                entries.split_off(pos)
+            };
             if !self.persist_barrier(Record::Entries(new), out) {
                 return;
             }
@@ -972,7 +1027,7 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 Err(e) => out.emit(Event::ProposalRefused(e)),
             },
             Input::Request(Request::ProposeBatch(commands)) => {
-                match self.propose_batch(&commands, out) {
+                match self.propose_owned_batch(commands, out) {
                     Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
                     Err(e) => out.emit(Event::ProposalRefused(e)),
                 }
@@ -986,6 +1041,7 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 if through > self.log.durable {
                     self.log.durable = through;
                     self.maybe_commit(out);
+                    self.send_commit_notices(out);
                 }
             }
         }

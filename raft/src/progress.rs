@@ -30,6 +30,10 @@ pub(crate) struct Progress {
     /// `match_index` at the previous heartbeat, to detect a stalled stream.
     pub(crate) match_at_heartbeat: LogIndex,
     pub(crate) inflight: Inflights,
+    /// The highest commit index the appends sent so far let the follower learn
+    /// (`leader_commit` capped at what each append establishes): a commit beyond it
+    /// is worth an empty append.
+    pub(crate) commit_sent: LogIndex,
 }
 
 impl Progress {
@@ -42,6 +46,7 @@ impl Progress {
             recent_active: true,
             match_at_heartbeat: LogIndex(0),
             inflight: Inflights::default(),
+            commit_sent: LogIndex(0),
         }
     }
 
@@ -95,6 +100,9 @@ pub(crate) struct Inflights {
 impl Inflights {
     pub(crate) fn is_full(&self, max_messages: usize, max_bytes: u64) -> bool {
         self.queue.len() >= max_messages || self.bytes >= max_bytes
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
     }
     pub(crate) fn add(&mut self, last: LogIndex, bytes: u64) {
         self.queue.push_back((last, bytes));

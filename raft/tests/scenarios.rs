@@ -368,8 +368,8 @@ fn message_count_of_ten_agreements() {
             return Err("ten proposals not applied".into());
         }
         let used = sim.stats().messages_sent - before;
-        // 10 appends + 10 responses per follower = 40; heartbeats (4 per interval)
-        // until followers learn the commit index make up the rest.
+        // 10 appends + 10 responses per follower = 40; commit notices and heartbeats
+        // (4 messages per interval) make up the rest.
         if used > 80 {
             return Err(format!("ten agreements took {used} messages"));
         }
