@@ -9,6 +9,8 @@
 //!   frames, bounded per-peer queues and reconnection;
 //! - [`file_storage`]: a [`Storage`](synod_core::Storage) that appends checksummed
 //!   records to a file and recovers from torn writes;
+//! - [`framing`]: the checksummed record framing both file formats share;
+//! - [`raft_log`]: a segmented, file-backed log for `synod-raft` nodes;
 //! - [`streams`]: tokio timers and queues as the streams the driver consumes;
 //! - [`cluster`]: the three-node crash-and-restart scenario that the
 //!   `counter_cluster` example runs and the integration tests check.
@@ -22,5 +24,7 @@ pub mod cluster;
 pub mod counter;
 pub mod crc32;
 pub mod file_storage;
+pub mod framing;
+pub mod raft_log;
 pub mod streams;
 pub mod tcp;
