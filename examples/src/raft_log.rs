@@ -159,16 +159,15 @@ impl SegmentedLog {
                 truncated_bytes = file_bytes - valid_bytes;
             }
             for (offset, record) in &found {
-                if let Record::Entries(entries) = record {
-                    if entries
+                if let Record::Entries(entries) = record
+                    && entries
                         .first()
                         .is_some_and(|e| e.index < segment.first_index)
-                    {
-                        return Err(invalid(format!(
-                            "{} byte {offset}: entries before the segment's first index",
-                            segment.path.display()
-                        )));
-                    }
+                {
+                    return Err(invalid(format!(
+                        "{} byte {offset}: entries before the segment's first index",
+                        segment.path.display()
+                    )));
                 }
                 storage.apply(record).map_err(|e| {
                     invalid(format!("{} byte {offset}: {e}", segment.path.display()))
