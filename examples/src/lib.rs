@@ -11,6 +11,8 @@
 //!   records to a file and recovers from torn writes;
 //! - [`framing`]: the checksummed record framing both file formats share;
 //! - [`raft_log`]: a segmented, file-backed log for `synod-raft` nodes;
+//! - [`kv`]: a replicated key-value service on `synod-raft` with client sessions,
+//!   its client, and the kill-the-leader demo;
 //! - [`streams`]: tokio timers and queues as the streams the driver consumes;
 //! - [`cluster`]: the three-node crash-and-restart scenario that the
 //!   `counter_cluster` example runs and the integration tests check.
@@ -25,6 +27,7 @@ pub mod counter;
 pub mod crc32;
 pub mod file_storage;
 pub mod framing;
+pub mod kv;
 pub mod raft_log;
 pub mod streams;
 pub mod tcp;
