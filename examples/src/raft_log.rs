@@ -652,6 +652,41 @@ mod tests {
     }
 
     #[test]
+    fn the_prefix_check_catches_a_log_that_acknowledges_before_writing() {
+        // Checks the checker: a broken log whose `sync` returns without writing (it
+        // acknowledges records that are not durable) fails the "recovered prefix holds
+        // every synced record" criterion the crash tests use.
+        struct AcksEarly(SegmentedLog);
+        #[async_trait::async_trait]
+        impl Storage<Record> for AcksEarly {
+            async fn append(&mut self, data: Record) -> Result<(), StorageError> {
+                self.0.append(data).await
+            }
+            async fn sync(&mut self) -> Result<(), StorageError> {
+                Ok(()) // the bug: nothing is written
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let all = history();
+        let mut broken = AcksEarly(
+            SegmentedLog::open(dir.path(), RaftLogOptions::default())
+                .expect("open")
+                .log,
+        );
+        block_on(async {
+            for record in &all {
+                broken.append(record.clone()).await.expect("append");
+            }
+            broken.sync().await.expect("sync");
+        });
+        drop(broken);
+        let recovered = SegmentedLog::open(dir.path(), RaftLogOptions::default()).expect("reopen");
+        let holds_synced =
+            (all.len()..=all.len()).any(|k| state_after(&all[..k]) == recovered.storage);
+        assert!(!holds_synced, "the check must reject the broken log");
+    }
+
+    #[test]
     fn damage_before_the_last_segment_is_refused_not_truncated() {
         // Checks that corruption of acknowledged data (a flipped byte in a segment
         // that later segments follow) stops `open` with InvalidData instead of

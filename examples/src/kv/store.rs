@@ -257,6 +257,28 @@ mod tests {
     }
 
     #[test]
+    fn the_retry_check_catches_a_store_without_sessions() {
+        // Checks the checker: a test-local store that executes every committed append
+        // (no session table) applies a retried append twice, which the assertion in
+        // `retried_and_stale_requests_are_not_applied_twice` would reject.
+        let mut naive: BTreeMap<String, String> = BTreeMap::new();
+        let mut apply_naively = |command: &Command| {
+            if let Command::Append { key, value, .. } = command {
+                naive.entry(key.clone()).or_default().push_str(value);
+            }
+        };
+        let append = Command::Append {
+            client: ClientId(1),
+            seq: Sequence(1),
+            key: "k".into(),
+            value: "a".into(),
+        };
+        apply_naively(&append);
+        apply_naively(&append); // the client's retry, committed a second time
+        assert_ne!(naive.get("k").map(String::as_str), Some("a"));
+    }
+
+    #[test]
     fn digests_tell_different_maps_apart() {
         // Checks the replica digest: equal contents give equal digests, a differing
         // value or a key/value boundary moved gives a different one.
