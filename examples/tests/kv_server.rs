@@ -63,6 +63,8 @@ impl Cluster {
             ServeOptions::new(id, self.raft.clone(), dir.join(format!("n{}", id.get())));
         options.tick = Duration::from_millis(20);
         options.election_ticks = Ticks(15);
+        // Small segments, so the nodes roll several while the tests run.
+        options.log.segment_bytes_max = 512;
         self.tasks.insert(
             id,
             tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! The demo: a three-node key-value cluster survives losing its leader.
 //!
-//! [`run_demo`] starts three [`serve`](super::server::serve) nodes on loopback, each with
+//! [`run_demo`] starts three [`serve`] nodes on loopback, each with
 //! its own data directory, as child processes of a given executable (killed with
 //! `SIGKILL`) or as tokio tasks (aborted: their tasks and sockets vanish, their files
 //! stay). Then it:
