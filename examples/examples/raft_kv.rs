@@ -118,6 +118,11 @@ async fn demo(args: &[String]) -> Result<(), String> {
         summary.new_leader.1
     );
     println!(
+        "  failover {} ms (kill to new leader); restarted node caught up in {} ms",
+        summary.failover.as_millis(),
+        summary.catch_up.as_millis()
+    );
+    println!(
         "  {} writes acknowledged before the crash, all read back; {} after",
         summary.acknowledged_before_crash, summary.acknowledged_after_crash
     );

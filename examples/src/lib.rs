@@ -17,7 +17,9 @@
 //! - [`cluster`]: the three-node crash-and-restart scenario that the
 //!   `counter_cluster` example runs and the integration tests check.
 //!
-//! Run the demo from the workspace root with `cargo run --example counter_cluster`.
+//! Run the demos from the workspace root with `cargo run --example raft_kv -- demo`
+//! (a Raft key-value cluster that loses its leader) and
+//! `cargo run --example counter_cluster`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

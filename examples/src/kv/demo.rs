@@ -87,6 +87,10 @@ pub struct DemoSummary {
     pub killed_leader: (NodeId, u64),
     /// The leader elected after it, and its term.
     pub new_leader: (NodeId, u64),
+    /// From the kill until a survivor reported itself leader.
+    pub failover: Duration,
+    /// From the restart until the restarted node matched the others.
+    pub catch_up: Duration,
     /// Writes acknowledged before the crash, all read back after it.
     pub acknowledged_before_crash: usize,
     /// Writes acknowledged after the crash.
@@ -207,9 +211,11 @@ pub async fn run_demo(options: DemoOptions) -> Result<DemoSummary, DemoError> {
     if let Some(node) = nodes.running.remove(&old_leader) {
         node.kill();
     }
+    let killed_at = Instant::now();
     let survivors: Vec<NodeId> = MEMBERS.into_iter().filter(|&n| n != old_leader).collect();
     let (new_leader, new_term) =
         wait_for_leader(&addrs, &survivors, old_term, deadline, "a new leader").await?;
+    let failover = killed_at.elapsed();
     say(format!("{new_leader} elected leader in term {new_term}"));
 
     for (key, expected) in &acknowledged {
@@ -238,7 +244,9 @@ pub async fn run_demo(options: DemoOptions) -> Result<DemoSummary, DemoError> {
         .running
         .insert(old_leader, launch(old_leader, &addrs, &options)?);
     say(format!("restarted {old_leader} from its directory"));
+    let restarted_at = Instant::now();
     let final_status = wait_caught_up(&addrs, deadline).await?;
+    let catch_up = restarted_at.elapsed();
     if let Some(status) = final_status.get(&old_leader) {
         say(format!(
             "{old_leader} caught up: applied index {}, {} keys, digest {:08x} — same as every node",
@@ -249,6 +257,8 @@ pub async fn run_demo(options: DemoOptions) -> Result<DemoSummary, DemoError> {
     Ok(DemoSummary {
         killed_leader: (old_leader, old_term),
         new_leader: (new_leader, new_term),
+        failover,
+        catch_up,
         acknowledged_before_crash: before_crash,
         acknowledged_after_crash: after_crash,
         final_status,
