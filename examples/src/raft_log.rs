@@ -40,17 +40,25 @@
 //! # Memory
 //!
 //! Reading never allocates more than [`RaftLogOptions::max_record_bytes`] for one
-//! record. The rebuilt [`MemStorage`] holds every entry in memory — the node reads its
-//! log through that — so memory grows with the log until compaction arrives. A version
-//! that reads entries back from the segments would keep only `(index, term, segment,
-//! offset)` per entry.
+//! record. [`SegmentedLog::open`] rebuilds a [`MemStorage`], which holds every entry
+//! in memory. [`SegmentedLog::open_indexed`] rebuilds a [`DiskStorage`] instead: an
+//! index of `(term, segment, offset)` per entry, the entries not yet written, and the
+//! newest written ones up to [`RaftLogOptions::memory_bytes_max`]; the node reads
+//! older entries back from the segments (checksum verified) through the
+//! [`LogStorage`](synod_raft::LogStorage) trait. The KV server uses the latter.
+
+mod disk;
+
+pub use disk::DiskStorage;
 
 use crate::framing::{Scanned, encode_record, scan, sync_dir};
+use disk::{DiskIndex, Located, Replay};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use synod_core::{Storage, StorageError};
-use synod_raft::{HardState, LogIndex, LogStorage, MemStorage, Record};
+use synod_raft::{HardState, LogIndex, MemStorage, Record};
 
 /// How a [`SegmentedLog`] behaves. Build with [`RaftLogOptions::default`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,14 +68,18 @@ pub struct RaftLogOptions {
     pub segment_bytes_max: u64,
     /// The largest record (encoded) that may be written or read.
     pub max_record_bytes: u32,
+    /// For [`SegmentedLog::open_indexed`]: bytes of written entries a [`DiskStorage`]
+    /// keeps in memory (the newest ones) rather than reading them back.
+    pub memory_bytes_max: u64,
 }
 
 impl Default for RaftLogOptions {
-    /// 8 MiB segments, 4 MiB records.
+    /// 8 MiB segments, 4 MiB records, 4 MiB of entries kept in memory.
     fn default() -> Self {
         RaftLogOptions {
             segment_bytes_max: 8 << 20,
             max_record_bytes: 4 << 20,
+            memory_bytes_max: 4 << 20,
         }
     }
 }
@@ -101,6 +113,24 @@ pub struct SegmentedLog {
     last_index: LogIndex,
     /// Set after a failed write or sync.
     poisoned: bool,
+    /// Where the entries appended since the last flush will be, for `index`.
+    unpublished: Vec<Located>,
+    /// The index of a [`DiskStorage`] to tell where entries landed once written.
+    index: Option<Arc<Mutex<DiskIndex>>>,
+}
+
+/// What [`SegmentedLog::open_indexed`] found.
+#[derive(Debug)]
+pub struct RecoveredIndexed {
+    /// The log, positioned to append after the last whole record; it tells `storage`
+    /// where entries land as it writes them.
+    pub log: SegmentedLog,
+    /// The node's durable state, entries read back from the segments.
+    pub storage: DiskStorage,
+    /// Whole records replayed.
+    pub records: usize,
+    /// Bytes of torn or corrupt tail cut off the last segment.
+    pub truncated_bytes: u64,
 }
 
 /// What [`SegmentedLog::open`] found.
@@ -120,7 +150,43 @@ impl SegmentedLog {
     /// Open (or create) the log in directory `dir`, cut off a torn tail, and rebuild the
     /// node's state from it.
     pub fn open(dir: impl AsRef<Path>, options: RaftLogOptions) -> io::Result<Recovered> {
-        let dir = dir.as_ref().to_path_buf();
+        let mut storage = MemStorage::new();
+        let (log, records, truncated_bytes) = Self::open_with(dir.as_ref(), options, &mut storage)?;
+        Ok(Recovered {
+            log,
+            storage,
+            records,
+            truncated_bytes,
+        })
+    }
+
+    /// Open the log in `dir` as [`open`](Self::open) does, but rebuild the node's state
+    /// as a [`DiskStorage`] that keeps only an index in memory (plus the newest entries,
+    /// up to [`RaftLogOptions::memory_bytes_max`]) and reads older entries back from
+    /// the segments. Recovery holds one segment's records at a time.
+    pub fn open_indexed(
+        dir: impl AsRef<Path>,
+        options: RaftLogOptions,
+    ) -> io::Result<RecoveredIndexed> {
+        let mut storage = DiskStorage::new(options);
+        let (mut log, records, truncated_bytes) =
+            Self::open_with(dir.as_ref(), options, &mut storage)?;
+        storage.track_segments(log.segments());
+        log.index = Some(storage.shared());
+        Ok(RecoveredIndexed {
+            log,
+            storage,
+            records,
+            truncated_bytes,
+        })
+    }
+
+    fn open_with(
+        dir: &Path,
+        options: RaftLogOptions,
+        storage: &mut impl Replay,
+    ) -> io::Result<(SegmentedLog, usize, u64)> {
+        let dir = dir.to_path_buf();
         if !dir.exists() {
             std::fs::create_dir_all(&dir)?;
             if let Some(parent) = dir.parent() {
@@ -132,7 +198,6 @@ impl SegmentedLog {
             }
         }
         let segments = list_segments(&dir)?;
-        let mut storage = MemStorage::new();
         let mut records = 0usize;
         let mut truncated_bytes = 0u64;
         let mut active_bytes = 0u64;
@@ -169,9 +234,11 @@ impl SegmentedLog {
                         segment.path.display()
                     )));
                 }
-                storage.apply(record).map_err(|e| {
-                    invalid(format!("{} byte {offset}: {e}", segment.path.display()))
-                })?;
+                storage
+                    .replay(segment.sequence, *offset, record)
+                    .map_err(|e| {
+                        invalid(format!("{} byte {offset}: {e}", segment.path.display()))
+                    })?;
             }
             records += found.len();
             if is_last {
@@ -189,9 +256,11 @@ impl SegmentedLog {
                     active,
                     active_bytes,
                     pending: Vec::new(),
-                    hard_state: storage.hard_state(),
-                    last_index: storage.last_index(),
+                    hard_state: storage.replayed_hard_state(),
+                    last_index: storage.replayed_last_index(),
                     poisoned: false,
+                    unpublished: Vec::new(),
+                    index: None,
                 }
             }
             None => {
@@ -207,6 +276,8 @@ impl SegmentedLog {
                     hard_state: HardState::default(),
                     last_index: LogIndex(0),
                     poisoned: false,
+                    unpublished: Vec::new(),
+                    index: None,
                 }
             }
         };
@@ -214,12 +285,7 @@ impl SegmentedLog {
             // A segment created just before a crash: give it its hard-state header.
             log.encode_header()?;
         }
-        Ok(Recovered {
-            log,
-            storage,
-            records,
-            truncated_bytes,
-        })
+        Ok((log, records, truncated_bytes))
     }
 
     /// The directory holding the segments.
@@ -283,6 +349,10 @@ impl SegmentedLog {
         }
         self.active_bytes += self.pending.len() as u64;
         self.pending.clear();
+        if let Some(index) = &self.index {
+            disk::publish(index, &self.unpublished);
+        }
+        self.unpublished.clear();
         Ok(())
     }
 
@@ -301,6 +371,9 @@ impl SegmentedLog {
         };
         self.active = active;
         self.active_bytes = 0;
+        if let Some(index) = &self.index {
+            disk::track_segment(index, &segment);
+        }
         self.segments.push(segment);
         self.encode_header()
     }
@@ -317,7 +390,20 @@ impl SegmentedLog {
         if full || reaches_back {
             self.roll(touches.unwrap_or(self.last_index.next()))?;
         }
+        let offset = self.active_bytes + self.pending.len() as u64;
         encode_record(record, self.options.max_record_bytes, &mut self.pending)?;
+        if let (Some(_), Record::Entries(entries), Some(segment)) =
+            (&self.index, record, self.segments.last())
+        {
+            self.unpublished
+                .extend(entries.iter().enumerate().map(|(position, e)| Located {
+                    index: e.index,
+                    term: e.term,
+                    sequence: segment.sequence,
+                    offset,
+                    position,
+                }));
+        }
         match record {
             Record::HardState(hs) => self.hard_state = *hs,
             Record::Entries(entries) => {
@@ -402,7 +488,7 @@ mod tests {
     use futures::executor::block_on;
     use proptest::prelude::*;
     use synod_core::NodeId;
-    use synod_raft::{Entry, EntryKind, Term};
+    use synod_raft::{Entry, EntryKind, LogStorage, Term};
 
     fn entry(index: u64, term: u64) -> Entry {
         Entry {
@@ -428,6 +514,7 @@ mod tests {
         RaftLogOptions {
             segment_bytes_max: 200,
             max_record_bytes: 1 << 16,
+            memory_bytes_max: 1 << 20,
         }
     }
 
@@ -723,6 +810,78 @@ mod tests {
         assert_eq!(log.segments_covered_by(LogIndex(1_000)), firsts.len() - 1);
     }
 
+    /// Whether `disk` holds the same hard state, terms and entries as `memory`.
+    fn same_log(disk: &DiskStorage, memory: &MemStorage) -> bool {
+        let last = memory.last_index();
+        if LogStorage::last_index(disk) != last
+            || LogStorage::hard_state(disk) != memory.hard_state()
+        {
+            return false;
+        }
+        if last == LogIndex(0) {
+            return true;
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let read_a = disk.entries(LogIndex(1), last, u64::MAX, &mut a);
+        let read_b = memory.entries(LogIndex(1), last, u64::MAX, &mut b);
+        read_a.is_ok()
+            && read_b.is_ok()
+            && a == b
+            && (0..=last.0).all(|i| disk.term(LogIndex(i)) == memory.term(LogIndex(i)))
+    }
+
+    #[test]
+    fn disk_storage_serves_old_entries_from_the_segments_in_bounded_batches() {
+        // Checks the read path the node uses for lagging followers and for applying:
+        // with no memory budget every written entry is read back from the files, a
+        // byte bound cuts a read short (but never below one entry), and an entry
+        // whose bytes were damaged on disk is a storage error, not a wrong entry.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = RaftLogOptions {
+            memory_bytes_max: 0,
+            ..small()
+        };
+        let RecoveredIndexed {
+            mut log,
+            mut storage,
+            ..
+        } = SegmentedLog::open_indexed(dir.path(), options).expect("open");
+        for record in history() {
+            storage.apply(&record).expect("apply");
+            block_on(log.append(record)).expect("append");
+        }
+        block_on(log.sync()).expect("sync");
+        assert_eq!(storage.memory_bytes(), 0);
+        assert!(same_log(&storage, &state_after(&history())));
+        let mut some = Vec::new();
+        storage
+            .entries(LogIndex(1), LogIndex(12), 62, &mut some)
+            .expect("read");
+        assert_eq!(some.len(), 2, "two 31-byte entries fill a 62-byte budget");
+        let mut one = Vec::new();
+        storage
+            .entries(LogIndex(3), LogIndex(12), 1, &mut one)
+            .expect("read");
+        assert_eq!(one.len(), 1);
+        // Damage the payload of the record holding entry 1 (in the first segment).
+        let first = log.segments()[0].path.clone();
+        let mut bytes = std::fs::read(&first).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x20;
+        std::fs::write(&first, &bytes).expect("write");
+        let mut out = Vec::new();
+        let damaged = (1..=12).any(|i| {
+            out.clear();
+            storage
+                .entries(LogIndex(i), LogIndex(i), u64::MAX, &mut out)
+                .is_err()
+        });
+        assert!(
+            damaged,
+            "a damaged record must fail its checksum when read back"
+        );
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         /// Entries from `back` positions before the end (0 = a plain append).
@@ -750,6 +909,58 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(synod_sim::proptest_cases(32)))]
+
+        #[test]
+        fn disk_storage_reads_back_what_a_memory_log_holds(ops in proptest::collection::vec(op(), 1..40), memory in prop_oneof![Just(0u64), Just(64u64), Just(1u64 << 20)]) {
+            // Checks the disk-reading LogStorage against MemStorage fed the same
+            // records the way a node feeds it (apply, then the driver appends and
+            // syncs): every entry and term reads the same after every step and after
+            // every crash and reopen, whatever its memory budget.
+            let dir = tempfile::tempdir().expect("temp dir");
+            let options = RaftLogOptions { memory_bytes_max: memory, ..small() };
+            let RecoveredIndexed { mut log, mut storage, .. } =
+                SegmentedLog::open_indexed(dir.path(), options).expect("open");
+            let mut synced: Vec<Record> = Vec::new();
+            let mut pending: Vec<Record> = Vec::new();
+            let mut model = MemStorage::new();
+            for op in ops {
+                let record = match op {
+                    Op::Append { back, count, term } => {
+                        let first = model.last_index().0.saturating_sub(back) + 1;
+                        Some(entries(first, first + count - 1, term))
+                    }
+                    Op::Vote { term } => Some(vote(term, term)),
+                    Op::Sync => {
+                        block_on(log.sync()).expect("sync");
+                        synced.append(&mut pending);
+                        prop_assert!(storage.memory_bytes() <= memory);
+                        None
+                    }
+                    Op::Crash => {
+                        drop((log, storage));
+                        let recovered = SegmentedLog::open_indexed(dir.path(), options).expect("reopen");
+                        let survived = (0..=pending.len()).find(|&k| {
+                            let mut prefix = synced.clone();
+                            prefix.extend_from_slice(&pending[..k]);
+                            same_log(&recovered.storage, &state_after(&prefix))
+                        });
+                        prop_assert!(survived.is_some(), "not a prefix holding every synced record");
+                        synced.extend(pending.drain(..).take(survived.unwrap_or(0)));
+                        model = state_after(&synced);
+                        prop_assert_eq!(recovered.storage.memory_bytes(), 0);
+                        (log, storage) = (recovered.log, recovered.storage);
+                        None
+                    }
+                };
+                if let Some(record) = record {
+                    model.apply(&record).expect("model");
+                    storage.apply(&record).expect("apply");
+                    block_on(log.append(record.clone())).expect("append");
+                    pending.push(record);
+                }
+                prop_assert!(same_log(&storage, &model));
+            }
+        }
 
         #[test]
         fn random_appends_truncations_and_crashes_match_a_model(ops in proptest::collection::vec(op(), 1..40)) {

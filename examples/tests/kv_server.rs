@@ -65,6 +65,8 @@ impl Cluster {
         options.election_ticks = Ticks(15);
         // Small segments, so the nodes roll several while the tests run.
         options.log.segment_bytes_max = 512;
+        // And no entry cache: committed entries are applied from what was read back.
+        options.log.memory_bytes_max = 0;
         self.tasks.insert(
             id,
             tokio::spawn(async move {

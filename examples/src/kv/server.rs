@@ -1,4 +1,5 @@
-//! One node of the key-value service: a [`RaftNode`] over a [`SegmentedLog`], driven by
+//! One node of the key-value service: a [`RaftNode`] over a [`SegmentedLog`] (read
+//! through its [`DiskStorage`](crate::raft_log::DiskStorage)), driven by
 //! a [`Driver`] over [`TcpTransport`], plus a client listener.
 //!
 //! A client's command is proposed only on the leader. The node answers each proposal
@@ -16,7 +17,7 @@
 
 use super::store::KvStore;
 use super::wire::{ClientReply, ClientRequest, NodeStatus, read_frame, write_frame};
-use crate::raft_log::{RaftLogOptions, Recovered, SegmentedLog};
+use crate::raft_log::{RaftLogOptions, RecoveredIndexed, SegmentedLog};
 use crate::streams::{QueueStream, TickStream};
 use crate::tcp::{TcpConfig, TcpTransport};
 use bytes::Bytes;
@@ -109,12 +110,14 @@ pub async fn serve(
     client_listener: TcpListener,
 ) -> Result<(), ServeError> {
     let id = options.id;
-    let Recovered {
+    // The node reads its log through a `DiskStorage`: an index in memory, entries
+    // read back from the segments beyond the newest `memory_bytes_max` bytes.
+    let RecoveredIndexed {
         log,
         storage,
         records,
         truncated_bytes,
-    } = SegmentedLog::open(&options.data_dir, options.log)?;
+    } = SegmentedLog::open_indexed(&options.data_dir, options.log)?;
     if options.verbose {
         println!(
             "{id}: recovered {records} records ({} entries, term {}) from {} segments{}",
