@@ -75,7 +75,10 @@ pub(super) struct DiskIndex {
     cache: Option<(u64, u64, Vec<Entry>)>,
 }
 
-/// A [`LogStorage`] over the segments (see "Memory" in the [`raft_log`](crate::raft_log) docs): per entry its term and where it lies once written; the entries not written yet and the newest written ones up to `memory_bytes_max` stay in memory. Build it with
+/// A [`LogStorage`] over the segments (see "Memory" in the
+/// [`raft_log`](crate::raft_log) docs): per entry its term and where it lies once
+/// written; the entries not written yet and the newest written ones up to
+/// `memory_bytes_max` stay in memory. Build it with
 /// [`SegmentedLog::open_indexed`](super::SegmentedLog::open_indexed).
 #[derive(Debug)]
 pub struct DiskStorage {
