@@ -3,15 +3,8 @@
 //!
 //! # Format
 //!
-//! The file is a sequence of records, each
-//!
-//! ```text
-//! [len: u32 big-endian][crc: u32 big-endian][payload: len bytes]
-//! ```
-//!
-//! where `payload` is the record in postcard encoding and `crc` is the CRC-32 of the
-//! four length bytes followed by the payload (covering the length too means a
-//! bit-flipped length is caught as well as a bit-flipped payload).
+//! The file is a sequence of records in the shared [`framing`](crate::framing):
+//! `[len: u32][crc: u32][postcard payload]`, the checksum covering length and payload.
 //!
 //! # Durability
 //!
@@ -49,17 +42,16 @@
 //! flight. On tokio, use the multi-threaded runtime so one node's `fsync` does not hold
 //! up the others.
 
-use crate::crc32::Crc32;
+use crate::framing::{Scanned, encode_record, scan, sync_parent_dir};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use synod_core::{Storage, StorageError};
 
-/// Bytes in a record header: the length and the checksum.
-pub const RECORD_HEADER_BYTES: u64 = 8;
+pub use crate::framing::RECORD_HEADER_BYTES;
 
 /// The default limit on one record's payload: 1 MiB.
 pub const DEFAULT_MAX_RECORD_BYTES: u32 = 1 << 20;
@@ -117,7 +109,11 @@ where
             sync_parent_dir(&path)?;
         }
         let file_bytes = file.metadata()?.len();
-        let (records, valid_bytes) = scan(&mut file, file_bytes, max_record_bytes)?;
+        let Scanned {
+            records,
+            valid_bytes,
+        } = scan(&mut file, file_bytes, max_record_bytes)?;
+        let records = records.into_iter().map(|(_, record)| record).collect();
         let truncated_bytes = file_bytes - valid_bytes;
         if truncated_bytes > 0 {
             file.set_len(valid_bytes)?;
@@ -217,100 +213,10 @@ where
     }
 }
 
-/// Append one framed record to `out`.
-fn encode_record<P: Serialize>(
-    record: &P,
-    max_record_bytes: u32,
-    out: &mut Vec<u8>,
-) -> io::Result<()> {
-    let payload = postcard::to_stdvec(record).map_err(io::Error::other)?;
-    let len = u32::try_from(payload.len())
-        .ok()
-        .filter(|&len| len <= max_record_bytes)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "a {}-byte record exceeds the {max_record_bytes}-byte limit",
-                    payload.len()
-                ),
-            )
-        })?;
-    let len_bytes = len.to_be_bytes();
-    out.extend_from_slice(&len_bytes);
-    out.extend_from_slice(&record_crc(len_bytes, &payload).to_be_bytes());
-    out.extend_from_slice(&payload);
-    Ok(())
-}
-
-fn record_crc(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
-    let mut crc = Crc32::new();
-    crc.update(&len_bytes);
-    crc.update(payload);
-    crc.finish()
-}
-
-/// Read whole records from the start of `file`; return them and the length of the
-/// prefix they occupy.
-fn scan<P: DeserializeOwned>(
-    file: &mut File,
-    file_bytes: u64,
-    max_record_bytes: u32,
-) -> io::Result<(Vec<P>, u64)> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::new(file);
-    let mut records = Vec::new();
-    let mut offset = 0u64;
-    let mut payload = Vec::new();
-    // Every iteration consumes at least a header, so the loop is bounded by the
-    // file's length.
-    while file_bytes - offset >= RECORD_HEADER_BYTES {
-        let mut header = [0u8; RECORD_HEADER_BYTES as usize];
-        reader.read_exact(&mut header)?;
-        let len_bytes = [header[0], header[1], header[2], header[3]];
-        let len = u32::from_be_bytes(len_bytes);
-        let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-        let end = offset + RECORD_HEADER_BYTES + u64::from(len);
-        // Check the claimed length against the limit and the file before allocating.
-        if len > max_record_bytes || end > file_bytes {
-            break;
-        }
-        payload.clear();
-        payload.resize(len as usize, 0);
-        reader.read_exact(&mut payload)?;
-        if record_crc(len_bytes, &payload) != crc {
-            break;
-        }
-        let record = postcard::from_bytes(&payload).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("record at byte {offset} has a valid checksum but does not decode: {e}"),
-            )
-        })?;
-        records.push(record);
-        offset = end;
-    }
-    Ok((records, offset))
-}
-
-#[cfg(unix)]
-fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
-        _ => File::open(".")?.sync_all(),
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_parent_dir(_path: &Path) -> io::Result<()> {
-    // Directories cannot be opened for syncing on this platform; the file system
-    // orders metadata itself.
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framing::record_crc;
     use futures::executor::block_on;
 
     type Log = FileStorage<String>;

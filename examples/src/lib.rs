@@ -9,11 +9,17 @@
 //!   frames, bounded per-peer queues and reconnection;
 //! - [`file_storage`]: a [`Storage`](synod_core::Storage) that appends checksummed
 //!   records to a file and recovers from torn writes;
+//! - [`framing`]: the checksummed record framing both file formats share;
+//! - [`raft_log`]: a segmented, file-backed log for `synod-raft` nodes;
+//! - [`kv`]: a replicated key-value service on `synod-raft` with client sessions,
+//!   its client, and the kill-the-leader demo;
 //! - [`streams`]: tokio timers and queues as the streams the driver consumes;
 //! - [`cluster`]: the three-node crash-and-restart scenario that the
 //!   `counter_cluster` example runs and the integration tests check.
 //!
-//! Run the demo from the workspace root with `cargo run --example counter_cluster`.
+//! Run the demos from the workspace root with `cargo run --example raft_kv -- demo`
+//! (a Raft key-value cluster that loses its leader) and
+//! `cargo run --example counter_cluster`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,5 +28,8 @@ pub mod cluster;
 pub mod counter;
 pub mod crc32;
 pub mod file_storage;
+pub mod framing;
+pub mod kv;
+pub mod raft_log;
 pub mod streams;
 pub mod tcp;

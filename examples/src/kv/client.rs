@@ -1,0 +1,219 @@
+//! A client of the key-value service: opens a session, numbers its requests, follows
+//! leader hints, and retries a request with the same number until it is answered — so
+//! a request the cluster applied but whose answer was lost is not applied twice.
+
+use super::store::{Command, KvResponse};
+use super::wire::{ClientReply, ClientRequest, NodeStatus, read_frame, write_frame};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use synod_core::NodeId;
+use synod_raft::session::{ClientId, Sequence};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No node answered the request within the call's time limit.
+    #[error("no answer within {0:?} (last problem: {1})")]
+    Timeout(Duration, String),
+    /// The session was evicted or never existed: register again.
+    #[error("the session expired")]
+    SessionExpired,
+    /// The cluster answered something this call does not expect.
+    #[error("unexpected reply: {0:?}")]
+    Unexpected(ClientReply),
+}
+
+/// A session with the cluster. Build with [`KvClient::new`], then
+/// [`register`](KvClient::register).
+#[derive(Debug)]
+pub struct KvClient {
+    nodes: BTreeMap<NodeId, SocketAddr>,
+    target: NodeId,
+    client: Option<ClientId>,
+    next_seq: u64,
+    /// How long one attempt at one node may take.
+    pub attempt_timeout: Duration,
+    /// How long one call may take in all, across retries.
+    pub call_timeout: Duration,
+}
+
+impl KvClient {
+    /// A client of the nodes at these client addresses (not yet registered). Attempts
+    /// time out after 500 ms, calls after 10 s.
+    pub fn new(nodes: BTreeMap<NodeId, SocketAddr>) -> Self {
+        let target = nodes.keys().next().copied().unwrap_or(NodeId(1));
+        KvClient {
+            nodes,
+            target,
+            client: None,
+            next_seq: 1,
+            attempt_timeout: Duration::from_millis(500),
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The node this client believes leads.
+    pub fn leader_guess(&self) -> NodeId {
+        self.target
+    }
+
+    /// Open a session (a command committed through the log).
+    pub async fn register(&mut self) -> Result<ClientId, ClientError> {
+        match self.call(Command::Register).await? {
+            KvResponse::Registered(client) => {
+                self.client = Some(client);
+                self.next_seq = 1;
+                Ok(client)
+            }
+            other => Err(ClientError::Unexpected(ClientReply::Done(other))),
+        }
+    }
+
+    /// Set `key` to `value`.
+    pub async fn put(&mut self, key: &str, value: &str) -> Result<(), ClientError> {
+        let (client, seq) = self.next()?;
+        match self
+            .call(Command::Put {
+                client,
+                seq,
+                key: key.into(),
+                value: value.into(),
+            })
+            .await?
+        {
+            KvResponse::Written => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Read `key` through the log.
+    pub async fn get(&mut self, key: &str) -> Result<Option<String>, ClientError> {
+        let (client, seq) = self.next()?;
+        match self
+            .call(Command::Get {
+                client,
+                seq,
+                key: key.into(),
+            })
+            .await?
+        {
+            KvResponse::Value(value) => Ok(value),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Append `value` to `key`'s value; returns the new length.
+    pub async fn append(&mut self, key: &str, value: &str) -> Result<u64, ClientError> {
+        let (client, seq) = self.next()?;
+        match self
+            .call(Command::Append {
+                client,
+                seq,
+                key: key.into(),
+                value: value.into(),
+            })
+            .await?
+        {
+            KvResponse::Appended { len } => Ok(len),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn next(&mut self) -> Result<(ClientId, Sequence), ClientError> {
+        let client = self.client.ok_or(ClientError::SessionExpired)?;
+        let seq = Sequence(self.next_seq);
+        self.next_seq += 1;
+        Ok((client, seq))
+    }
+
+    /// Send `command` until some node answers it, following leader hints; the same
+    /// command (same sequence number) on every retry.
+    async fn call(&mut self, command: Command) -> Result<KvResponse, ClientError> {
+        let deadline = Instant::now() + self.call_timeout;
+        let request = ClientRequest::Command(command);
+        let mut problem = String::from("none");
+        // Bounded by the deadline: every iteration makes one attempt or waits.
+        while Instant::now() < deadline {
+            let Some(&addr) = self.nodes.get(&self.target) else {
+                self.rotate();
+                continue;
+            };
+            match exchange(addr, &request, self.attempt_timeout).await {
+                Ok(ClientReply::Done(KvResponse::SessionExpired)) => {
+                    return Err(ClientError::SessionExpired);
+                }
+                Ok(ClientReply::Done(response)) => return Ok(response),
+                Ok(ClientReply::NotLeader {
+                    leader: Some(leader),
+                }) if leader != self.target && self.nodes.contains_key(&leader) => {
+                    self.target = leader;
+                    continue;
+                }
+                Ok(ClientReply::NotLeader { .. }) => {
+                    problem = format!("{} does not know a leader", self.target);
+                }
+                Ok(ClientReply::Retry { reason }) => problem = reason,
+                Ok(other) => return Err(ClientError::Unexpected(other)),
+                Err(error) => problem = format!("{}: {error}", self.target),
+            }
+            self.rotate();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(ClientError::Timeout(self.call_timeout, problem))
+    }
+
+    fn rotate(&mut self) {
+        self.target = self
+            .nodes
+            .range(self.target.next_id()..)
+            .next()
+            .or_else(|| self.nodes.iter().next())
+            .map_or(self.target, |(&id, _)| id);
+    }
+}
+
+trait NextId {
+    fn next_id(self) -> NodeId;
+}
+
+impl NextId for NodeId {
+    fn next_id(self) -> NodeId {
+        NodeId(self.get().saturating_add(1))
+    }
+}
+
+fn unexpected(response: KvResponse) -> ClientError {
+    match response {
+        KvResponse::SessionExpired => ClientError::SessionExpired,
+        other => ClientError::Unexpected(ClientReply::Done(other)),
+    }
+}
+
+/// Ask the node at `addr` for its status (answered locally).
+pub async fn status(addr: SocketAddr, timeout: Duration) -> io::Result<NodeStatus> {
+    match exchange(addr, &ClientRequest::Status, timeout).await? {
+        ClientReply::Status(status) => Ok(status),
+        other => Err(io::Error::other(format!("unexpected reply {other:?}"))),
+    }
+}
+
+/// One request and its reply over a fresh connection, within `timeout`.
+async fn exchange(
+    addr: SocketAddr,
+    request: &ClientRequest,
+    timeout: Duration,
+) -> io::Result<ClientReply> {
+    let attempt = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        write_frame(&mut stream, request).await?;
+        read_frame(&mut stream).await
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "timed out"))?
+}

@@ -1,0 +1,350 @@
+//! One node of the key-value service: a [`RaftNode`] over a [`SegmentedLog`] (read
+//! through its [`DiskStorage`](crate::raft_log::DiskStorage)), driven by
+//! a [`Driver`] over [`TcpTransport`], plus a client listener.
+//!
+//! A client's command is proposed only on the leader. The node answers each proposal
+//! with `Proposed { index, term }` (or a refusal) in the order the proposals were made,
+//! so the server matches them to waiting clients first-in first-out; the client is
+//! answered when an entry at that index commits — with the state machine's response if
+//! the entry's term is the proposal's, or "retry" if another leader's entry took the
+//! slot. When the node stops leading, every waiting client is told so and retries at
+//! the new leader with the same sequence number; the session table makes that retry
+//! harmless if the first copy commits after all.
+//!
+//! Everything the node spawns lives in one [`JoinSet`] owned by [`serve`]'s future, so
+//! dropping or aborting that future stops the node as abruptly as `kill -9`: only its
+//! files survive.
+
+use super::store::KvStore;
+use super::wire::{ClientReply, ClientRequest, NodeStatus, read_frame, write_frame};
+use crate::raft_log::{RaftLogOptions, RecoveredIndexed, SegmentedLog};
+use crate::streams::{QueueStream, TickStream};
+use crate::tcp::{TcpConfig, TcpTransport};
+use bytes::Bytes;
+use futures::StreamExt;
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use synod_core::{Driver, DriverConfig, DriverError, NodeId, PostcardCodec, Ticks};
+use synod_raft::{Config, Event, LogIndex, ProposeError, RaftNode, Request, Role, Term};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+/// Largest Raft message frame between peers.
+const MAX_PEER_FRAME_BYTES: usize = 4 << 20;
+/// Client connections served at once.
+const MAX_CLIENT_CONNECTIONS: usize = 64;
+/// Client commands queued between the connections and the node's application loop.
+const CLIENT_QUEUE: usize = 256;
+
+/// How one node runs. Build with [`ServeOptions::new`] and adjust fields.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// This node.
+    pub id: NodeId,
+    /// Every node's Raft (peer) address, this one included.
+    pub raft_addrs: BTreeMap<NodeId, SocketAddr>,
+    /// The node's data directory (its segments).
+    pub data_dir: PathBuf,
+    /// Wall-clock time per tick.
+    pub tick: Duration,
+    /// Raft election timeout, in ticks.
+    pub election_ticks: Ticks,
+    /// Raft heartbeat interval, in ticks.
+    pub heartbeat_ticks: Ticks,
+    /// Segment sizes and record limits of the file log.
+    pub log: RaftLogOptions,
+    /// Print role changes and recovery to stdout.
+    pub verbose: bool,
+}
+
+impl ServeOptions {
+    /// Defaults: 10 ms ticks, election timeout 15 ticks, heartbeat 3, default log
+    /// options, quiet.
+    pub fn new(
+        id: NodeId,
+        raft_addrs: BTreeMap<NodeId, SocketAddr>,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
+        ServeOptions {
+            id,
+            raft_addrs,
+            data_dir: data_dir.into(),
+            tick: Duration::from_millis(10),
+            election_ticks: Ticks(15),
+            heartbeat_ticks: Ticks(3),
+            log: RaftLogOptions::default(),
+            verbose: false,
+        }
+    }
+}
+
+/// Why a node stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Opening the log or the network failed.
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    /// The configuration or the recovered log was refused by the Raft node.
+    #[error("raft: {0}")]
+    Config(#[from] synod_raft::ConfigError),
+    /// The driver stopped on a storage failure (nothing was sent after it).
+    #[error("driver: {0}")]
+    Driver(#[from] DriverError),
+    /// The driver's task ended unexpectedly.
+    #[error("the node's driver stopped")]
+    DriverStopped,
+}
+
+type Pending = (ClientRequest, oneshot::Sender<ClientReply>);
+
+/// Run one node until its driver fails. Listeners are passed in already bound so the
+/// caller controls the addresses.
+pub async fn serve(
+    options: ServeOptions,
+    raft_listener: TcpListener,
+    client_listener: TcpListener,
+) -> Result<(), ServeError> {
+    let id = options.id;
+    // The node reads its log through a `DiskStorage`: an index in memory, entries
+    // read back from the segments beyond the newest `memory_bytes_max` bytes.
+    let RecoveredIndexed {
+        log,
+        storage,
+        records,
+        truncated_bytes,
+    } = SegmentedLog::open_indexed(&options.data_dir, options.log)?;
+    if options.verbose {
+        println!(
+            "{id}: recovered {records} records ({} entries, term {}) from {} segments{}",
+            synod_raft::LogStorage::last_index(&storage).0,
+            synod_raft::LogStorage::hard_state(&storage).term.0,
+            log.segments().len(),
+            if truncated_bytes > 0 {
+                format!(", cut a {truncated_bytes}-byte torn tail")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let voters: Vec<NodeId> = options.raft_addrs.keys().copied().collect();
+    let mut config = Config::new(id, voters.iter().copied());
+    config.election_ticks = options.election_ticks;
+    config.heartbeat_ticks = options.heartbeat_ticks;
+    config.seed = 0x5EED ^ id.get();
+    let node = RaftNode::new(config, storage)?;
+    let tcp = TcpConfig::new(id, options.raft_addrs.iter().map(|(&n, &a)| (n, a)));
+    let (transport, inbound, _network) = TcpTransport::start(raft_listener, tcp)?;
+    let peers = voters.iter().copied().filter(|&p| p != id);
+    let (driver, handle) = Driver::new(
+        node,
+        transport,
+        log,
+        PostcardCodec::new(MAX_PEER_FRAME_BYTES),
+        DriverConfig::new(peers),
+    );
+    let (requests_tx, requests_rx) = mpsc::channel(CLIENT_QUEUE);
+    let mut tasks = JoinSet::new();
+    let ticks = TickStream::new(options.tick);
+    tasks.spawn(async move {
+        driver
+            .run(inbound, ticks, QueueStream::new(requests_rx))
+            .await
+            .map(|_| ())
+    });
+    let (clients_tx, mut clients_rx) = mpsc::channel::<Pending>(CLIENT_QUEUE);
+    tasks.spawn(async move {
+        accept_clients(client_listener, clients_tx).await;
+        Ok(())
+    });
+    let mut app = App {
+        id,
+        store: KvStore::new(),
+        role: Role::Follower,
+        term: Term(0),
+        leader: None,
+        applied: LogIndex(0),
+        proposing: VecDeque::new(),
+        waiting: BTreeMap::new(),
+        requests: requests_tx,
+        verbose: options.verbose,
+    };
+    let mut events = handle.events;
+    let _reports = handle.reports; // diagnostics; dropped when full
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(event) => app.on_event(event),
+                None => break,
+            },
+            pending = clients_rx.recv() => {
+                if let Some((request, reply)) = pending {
+                    app.on_client(request, reply);
+                }
+            },
+            done = tasks.join_next() => match done {
+                Some(Ok(Err(error))) => return Err(error.into()),
+                _ => return Err(ServeError::DriverStopped),
+            },
+        }
+    }
+    match tasks.join_next().await {
+        Some(Ok(Err(error))) => Err(error.into()),
+        _ => Err(ServeError::DriverStopped),
+    }
+}
+
+/// The application side of the node: the store and the clients waiting on it.
+struct App {
+    id: NodeId,
+    store: KvStore,
+    role: Role,
+    term: Term,
+    leader: Option<NodeId>,
+    applied: LogIndex,
+    /// Clients whose proposal the node has not answered yet, in proposal order.
+    proposing: VecDeque<oneshot::Sender<ClientReply>>,
+    /// Clients whose command landed at an index: `(index, (term, client))`. Bounded by
+    /// the client connections (one request each at a time).
+    waiting: BTreeMap<LogIndex, (Term, oneshot::Sender<ClientReply>)>,
+    requests: mpsc::Sender<Request>,
+    verbose: bool,
+}
+
+impl App {
+    fn on_client(&mut self, request: ClientRequest, reply: oneshot::Sender<ClientReply>) {
+        let command = match request {
+            ClientRequest::Status => {
+                let _ = reply.send(ClientReply::Status(NodeStatus {
+                    id: self.id,
+                    role: self.role,
+                    term: self.term.0,
+                    leader: self.leader,
+                    applied: self.applied.0,
+                    keys: self.store.len(),
+                    digest: self.store.digest(),
+                }));
+                return;
+            }
+            ClientRequest::Command(command) => command,
+        };
+        if self.role != Role::Leader {
+            let _ = reply.send(ClientReply::NotLeader {
+                leader: self.leader,
+            });
+            return;
+        }
+        let data = match postcard::to_stdvec(&command) {
+            Ok(data) => Bytes::from(data),
+            Err(error) => {
+                let _ = reply.send(ClientReply::Retry {
+                    reason: error.to_string(),
+                });
+                return;
+            }
+        };
+        match self.requests.try_send(Request::Propose(data)) {
+            Ok(()) => self.proposing.push_back(reply),
+            Err(_) => {
+                let _ = reply.send(ClientReply::Retry {
+                    reason: "the node is busy".into(),
+                });
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Proposed { index, term } => {
+                if let Some(client) = self.proposing.pop_front() {
+                    self.waiting.insert(index, (term, client));
+                }
+            }
+            Event::ProposedBatch { .. } => {} // this server proposes one at a time
+            Event::ProposalRefused(error) => {
+                if let Some(client) = self.proposing.pop_front() {
+                    let _ = client.send(match error {
+                        ProposeError::NotLeader { leader } => ClientReply::NotLeader { leader },
+                        other => ClientReply::Retry {
+                            reason: other.to_string(),
+                        },
+                    });
+                }
+            }
+            Event::Committed(entry) => {
+                self.applied = entry.index;
+                let response = self.store.apply(&entry);
+                if let Some((term, client)) = self.waiting.remove(&entry.index) {
+                    let _ = client.send(match response {
+                        Some(response) if term == entry.term => ClientReply::Done(response),
+                        _ => ClientReply::Retry {
+                            reason: "another leader's entry took the slot".into(),
+                        },
+                    });
+                }
+            }
+            Event::RoleChanged { role, term, leader } => {
+                if self.verbose && (role != self.role || leader != self.leader) {
+                    match role {
+                        Role::Leader => println!("{}: leader in term {}", self.id, term.0),
+                        Role::Follower if leader.is_some() && self.role == Role::Leader => {
+                            println!("{}: stepped down in term {}", self.id, term.0)
+                        }
+                        _ => {}
+                    }
+                }
+                if role != Role::Leader {
+                    // Whether these commit is unknown: the clients retry elsewhere, and
+                    // their sessions make a double commit harmless.
+                    for (_, (_, client)) in std::mem::take(&mut self.waiting) {
+                        let _ = client.send(ClientReply::NotLeader { leader });
+                    }
+                }
+                (self.role, self.term, self.leader) = (role, term, leader);
+            }
+            Event::StorageFailed(error) => {
+                eprintln!("{}: log read failed: {error}", self.id);
+            }
+        }
+    }
+}
+
+async fn accept_clients(listener: TcpListener, node: mpsc::Sender<Pending>) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENT_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue; // dropping the stream closes it
+        };
+        let node = node.clone();
+        connections.spawn(async move {
+            let _ = serve_client(stream, node).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Answer one client's requests, one at a time, until it disconnects.
+async fn serve_client(mut stream: TcpStream, node: mpsc::Sender<Pending>) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    loop {
+        let request: ClientRequest = read_frame(&mut stream).await?;
+        let (reply_tx, reply_rx) = oneshot::channel();
+        if node.send((request, reply_tx)).await.is_err() {
+            return Ok(()); // the node is gone
+        }
+        let reply = reply_rx.await.unwrap_or(ClientReply::Retry {
+            reason: "the node dropped the request".into(),
+        });
+        write_frame(&mut stream, &reply).await?;
+    }
+}
