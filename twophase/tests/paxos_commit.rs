@@ -19,19 +19,19 @@ type Pc = PaxosCommitNode<KvShard>;
 const HORIZON: u64 = 20_000;
 
 fn run(seed: u64, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
-    run_variant(seed, false, schedule, link)
+    run_node::<Pc>(seed, schedule, link)
 }
 
-fn run_variant(
+/// `run` for any node the bank harness can build (the correct one, or a tampered one).
+fn run_node<N: BankNode>(
     seed: u64,
-    broken: bool,
     schedule: FaultSchedule,
     link: LinkConfig,
 ) -> Result<(), String> {
     let mut config = SimConfig::new(seed);
     config.network = link;
     config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank::<Pc>(config, broken);
+    let mut sim = bank::<N>(config);
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 200, HORIZON);
     let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
@@ -83,11 +83,13 @@ fn regression_a_rejected_leader_retries_above_the_rejecting_ballot() {
 #[test]
 fn a_leader_that_commits_for_silent_resource_managers_is_caught() {
     // The checkers can fail for Paxos Commit too: a leader that proposes Prepared for
-    // instances nobody accepted a value for commits transfers whose other side never
-    // prepared; the money check (or atomicity) flags it within a bounded number of
-    // crash-storm seeds, while the correct leader passes the same seed.
+    // instances nobody accepted a value for (the test-side tamperer
+    // `PreparedForSilentInstances` rewrites such takeover proposals) commits transfers
+    // whose other side never prepared; the money check (or atomicity) flags it within
+    // a bounded number of crash-storm seeds, while the correct leader passes the same
+    // seed.
     let found = (0..300).find_map(|seed| {
-        run_variant(seed, true, crash_storm(seed, HORIZON), lossy())
+        run_node::<PreparedForSilentInstances>(seed, crash_storm(seed, HORIZON), lossy())
             .err()
             .map(|why| (seed, why))
     });

@@ -17,12 +17,21 @@ use synod_twophase::twopc::TwoPhaseNode;
 const HORIZON: u64 = 20_000;
 
 /// One run: transfers under `schedule`, healed at the horizon, then checked.
-fn run(seed: u64, broken: bool, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
+fn run(seed: u64, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
+    run_node::<TwoPhaseNode<KvShard>>(seed, schedule, link)
+}
+
+/// `run` for any node the bank harness can build (the correct one, or a tampered one).
+fn run_node<N: BankNode>(
+    seed: u64,
+    schedule: FaultSchedule,
+    link: LinkConfig,
+) -> Result<(), String> {
     let mut config = SimConfig::new(seed);
     config.network = link;
     // Disk writes take a while, so unforced writes have a real window to be lost in.
     config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank::<TwoPhaseNode<KvShard>>(config, broken);
+    let mut sim = bank::<N>(config);
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 200, HORIZON);
     let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
@@ -49,7 +58,7 @@ fn atomicity_and_serializability_under_random_fault_schedules() {
     );
     sim_runner(proptest_cases(48))
         .run(&strategy, |(seed, schedule)| {
-            run(seed, false, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
+            run(seed, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
         })
         .unwrap();
 }
@@ -63,18 +72,20 @@ fn atomicity_under_a_crash_storm_on_a_lossy_network() {
     check_seeds(
         "atomicity_under_a_crash_storm_on_a_lossy_network",
         24,
-        |seed| run(seed, false, crash_storm(seed), lossy()),
+        |seed| run(seed, crash_storm(seed), lossy()),
     );
 }
 
 #[test]
 fn a_coordinator_that_commits_before_its_decision_is_durable_is_caught() {
     // The checkers can fail: a coordinator that sends COMMIT before its decision record
-    // is durable, crashes and restarts, answers a participant's inquiry with presumed
-    // abort while another participant already committed; the atomicity invariant
-    // flags it within a bounded number of crash-storm seeds.
+    // is durable (the test-side tamperer `CommitBeforeDecisionDurable` turns the forced
+    // write into a background one after the sends), crashes and restarts, answers a
+    // participant's inquiry with presumed abort while another participant already
+    // committed; the atomicity invariant flags it within a bounded number of
+    // crash-storm seeds.
     let found = (0..400).find_map(|seed| {
-        run(seed, true, crash_storm(seed), lossy())
+        run_node::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy())
             .err()
             .map(|why| (seed, why))
     });
@@ -88,8 +99,8 @@ fn the_correct_coordinator_passes_the_seeds_that_catch_the_broken_one() {
     // Control for the test above: the same seeds, the same storm, the forced decision
     // record — no violation.
     for seed in 0..400 {
-        if run(seed, true, crash_storm(seed), lossy()).is_err() {
-            run(seed, false, crash_storm(seed), lossy())
+        if run_node::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy()).is_err() {
+            run(seed, crash_storm(seed), lossy())
                 .unwrap_or_else(|why| panic!("seed {seed}: {why}"));
             return;
         }
@@ -103,7 +114,7 @@ fn a_partition_heals_and_everything_decides() {
         let schedule = FaultSchedule::new()
             .at(3_000, Fault::Partition(vec![vec![NodeId(2)]]))
             .at(9_000, Fault::Heal);
-        run(seed, false, schedule, LinkConfig::default())
+        run(seed, schedule, LinkConfig::default())
     });
 }
 
@@ -133,5 +144,5 @@ fn regression_a_no_vote_a_peer_aborted_on_survives_a_crash() {
         )
         .at(4451, Fault::Pause(NodeId(4)))
         .at(5765, Fault::Crash(NodeId(1)));
-    run(seed, false, schedule, LinkConfig::default()).unwrap();
+    run(seed, schedule, LinkConfig::default()).unwrap();
 }

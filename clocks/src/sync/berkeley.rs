@@ -82,9 +82,6 @@ pub struct BerkeleyConfig {
     pub poll_every_ticks: u64,
     /// Readings further than this from the median are outliers.
     pub tolerance: u64,
-    /// Test hook: average every reading, outliers included.
-    #[doc(hidden)]
-    pub keep_outliers: bool,
 }
 
 /// Messages of the Berkeley algorithm.
@@ -166,7 +163,7 @@ enum Role {
 ///
 /// let ids = [NodeId(0), NodeId(1), NodeId(2)];
 /// let config = BerkeleyConfig {
-///     members: vec![ids[1], ids[2]], poll_every_ticks: 1, tolerance: 1_000, keep_outliers: false,
+///     members: vec![ids[1], ids[2]], poll_every_ticks: 1, tolerance: 1_000,
 /// };
 /// let mut nodes = vec![
 ///     BerkeleyNode::master(ids[0], LocalClock::new(10, 0), config),
@@ -284,12 +281,7 @@ impl BerkeleyNode {
                 .iter()
                 .map(|&(node, offset, _)| Reading { node, offset }),
         );
-        let tolerance = if config.keep_outliers {
-            u64::MAX
-        } else {
-            config.tolerance
-        };
-        let Some(result) = berkeley_average(&readings, tolerance) else {
+        let Some(result) = berkeley_average(&readings, config.tolerance) else {
             return;
         };
         for &(node, delta) in &result.adjustments {

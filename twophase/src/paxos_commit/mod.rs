@@ -81,18 +81,6 @@ pub struct Config {
     pub active_max: usize,
     /// Outcomes remembered by the resource-manager and acceptor roles.
     pub outcomes_max: usize,
-    /// A deliberate bug, for showing that the tests catch it. Never set it.
-    #[doc(hidden)]
-    pub bug: Option<Bug>,
-}
-
-/// Deliberate protocol bugs, so tests can show their checkers catch them.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// A leader proposes `Prepared` (instead of `Aborted`) for an instance no promise
-    /// reports a value for — committing for a resource manager that never voted.
-    PreparedForSilentInstances,
 }
 
 impl Config {
@@ -109,7 +97,6 @@ impl Config {
             participants_max: 64,
             active_max: 1024,
             outcomes_max: 1 << 16,
-            bug: None,
         }
     }
 

@@ -71,19 +71,6 @@ pub struct Config {
     pub active_max: usize,
     /// How many outcomes a participant remembers to answer peers and duplicates.
     pub outcomes_max: usize,
-    /// A deliberate bug, for showing that the tests catch it. Never set it.
-    #[doc(hidden)]
-    pub bug: Option<Bug>,
-}
-
-/// Deliberate protocol bugs, so tests can show their checkers catch them.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// The coordinator sends COMMIT before its decision is durable (it writes the
-    /// decision in the background): a crash in between forgets a commit that
-    /// participants may already have applied, and presumed abort then answers abort.
-    CommitBeforeDecisionDurable,
 }
 
 impl Config {
@@ -100,7 +87,6 @@ impl Config {
             participants_max: 64,
             active_max: 1024,
             outcomes_max: 1 << 16,
-            bug: None,
         }
     }
 }
