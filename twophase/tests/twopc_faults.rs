@@ -5,40 +5,15 @@
 mod common;
 
 use common::*;
-use proptest::prelude::*;
 use synod_core::NodeId;
-use synod_sim::{
-    Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, check_seeds, proptest_cases,
-    sim_runner,
-};
+use synod_sim::{Delay, Fault, FaultSchedule, LinkConfig, check_seeds};
 use synod_twophase::kv::KvShard;
 use synod_twophase::twopc::TwoPhaseNode;
 
-const HORIZON: u64 = 20_000;
-
-/// One run: transfers under `schedule`, healed at the horizon, then checked.
+/// One run of the correct node: transfers under `schedule`, healed at the horizon,
+/// then checked.
 fn run(seed: u64, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
-    run_node::<TwoPhaseNode<KvShard>>(seed, schedule, link)
-}
-
-/// `run` for any node the bank harness can build (the correct one, or a tampered one).
-fn run_node<N: BankNode>(
-    seed: u64,
-    schedule: FaultSchedule,
-    link: LinkConfig,
-) -> Result<(), String> {
-    let mut config = SimConfig::new(seed);
-    config.network = link;
-    // Disk writes take a while, so unforced writes have a real window to be lost in.
-    config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank::<N>(config);
-    add_atomicity_invariant(&mut sim);
-    schedule_transfers(&mut sim, seed, 200, HORIZON);
-    let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
-    sim.schedule_all(&schedule).map_err(|e| e.to_string())?;
-    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
-    run_to_quiescence(&mut sim, 2_000_000)?;
-    check_bank(&sim)
+    run_bank::<TwoPhaseNode<KvShard>>(seed, schedule, link)
 }
 
 fn crash_storm(seed: u64) -> FaultSchedule {
@@ -52,15 +27,7 @@ fn atomicity_and_serializability_under_random_fault_schedules() {
     // nodes disagree on an outcome (checked after every step), every transaction
     // decides once the faults heal, the bank's total is constant and the committed
     // transactions are serializable in decision order.
-    let strategy = (
-        any::<u64>(),
-        Faults::new(&SHARDS, HORIZON).max_faults(12).strategy(),
-    );
-    sim_runner(proptest_cases(48))
-        .run(&strategy, |(seed, schedule)| {
-            run(seed, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
-        })
-        .unwrap();
+    check_random_fault_schedules::<TwoPhaseNode<KvShard>>();
 }
 
 #[test]
@@ -85,7 +52,7 @@ fn a_coordinator_that_commits_before_its_decision_is_durable_is_caught() {
     // committed; the atomicity invariant flags it within a bounded number of
     // crash-storm seeds.
     let found = (0..400).find_map(|seed| {
-        run_node::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy())
+        run_bank::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy())
             .err()
             .map(|why| (seed, why))
     });
@@ -99,7 +66,7 @@ fn the_correct_coordinator_passes_the_seeds_that_catch_the_broken_one() {
     // Control for the test above: the same seeds, the same storm, the forced decision
     // record — no violation.
     for seed in 0..400 {
-        if run_node::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy()).is_err() {
+        if run_bank::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy()).is_err() {
             run(seed, crash_storm(seed), lossy())
                 .unwrap_or_else(|why| panic!("seed {seed}: {why}"));
             return;

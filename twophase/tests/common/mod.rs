@@ -4,10 +4,14 @@
 
 #![allow(dead_code)]
 
+use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use synod_core::{Action, ActionsOf, InputOf, Node, NodeId, PersistToken};
-use synod_sim::{Fault, FaultSchedule, LinkConfig, Sim, SimConfig, SimRng};
+use synod_sim::{
+    Delay, Fault, FaultSchedule, Faults, LinkConfig, Sim, SimConfig, SimRng, proptest_cases,
+    sim_runner,
+};
 use synod_twophase::kv::{Key, KvOp, KvRedo, KvShard};
 use synod_twophase::paxos_commit::{self, Ballot, PaxosCommitNode, Value};
 use synod_twophase::twopc::{self, TwoPhaseNode};
@@ -214,6 +218,44 @@ impl BankNode for PreparedForSilentInstances {
     fn idle(&self) -> bool {
         self.node.idle()
     }
+}
+
+/// How long transfers arrive and faults strike before the network heals.
+pub const HORIZON: u64 = 20_000;
+
+/// One bank run: 200 transfers under `schedule` until `HORIZON`, then healed; the
+/// atomicity invariant after every step, liveness and the bank checks at the end.
+pub fn run_bank<N: BankNode>(
+    seed: u64,
+    schedule: FaultSchedule,
+    link: LinkConfig,
+) -> Result<(), String> {
+    let mut config = SimConfig::new(seed);
+    config.network = link;
+    // Disk writes take a while, so unforced writes have a real window to be lost in.
+    config.persist_delay = Delay::Uniform { min: 1, max: 200 };
+    let mut sim = bank::<N>(config);
+    add_atomicity_invariant(&mut sim);
+    schedule_transfers(&mut sim, seed, 200, HORIZON);
+    let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
+    sim.schedule_all(&schedule).map_err(|e| e.to_string())?;
+    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
+    run_to_quiescence(&mut sim, 2_000_000)?;
+    check_bank(&sim)
+}
+
+/// `run_bank` under generated schedules of crashes, restarts, pauses, partitions,
+/// lossy links and clock skew (`SYNOD_PROPTEST_CASES` cases, 48 by default).
+pub fn check_random_fault_schedules<N: BankNode>() {
+    let strategy = (
+        any::<u64>(),
+        Faults::new(&SHARDS, HORIZON).max_faults(12).strategy(),
+    );
+    sim_runner(proptest_cases(48))
+        .run(&strategy, |(seed, schedule)| {
+            run_bank::<N>(seed, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
+        })
+        .unwrap();
 }
 
 pub const SHARDS: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
