@@ -47,6 +47,60 @@ fn initial_offset(seed: u64, node: NodeId, spread: i64) -> i64 {
     rng.between(0, 2 * spread as u64) as i64 - spread
 }
 
+/// A simulation of clock-synchronization nodes (nothing durable).
+type ClockSim<N> = synod_sim::Sim<N, Vec<()>>;
+
+/// Drift (each listed node ticks at its own period, nominal 10) and the run's real
+/// faults, scheduled at their times.
+fn drift_and_faults<N>(
+    sim: &mut ClockSim<N>,
+    periods: impl IntoIterator<Item = (NodeId, u64)>,
+    faults: impl IntoIterator<Item = (u64, Fault)>,
+) -> Result<(), String>
+where
+    N: Node<Persist = ()>,
+    N::Message: Clone + std::fmt::Debug,
+    N::Request: std::fmt::Debug,
+    N::Event: std::fmt::Debug,
+{
+    for (node, period) in periods {
+        sim.apply(Fault::SetTickPeriod { node, period })
+            .map_err(|e| e.to_string())?;
+    }
+    for (at, fault) in faults {
+        sim.schedule(at, fault).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Run to the horizon; on a violation, print the trace when `DEBUG_TRACE` is set.
+fn run_traced<N>(sim: &mut ClockSim<N>) -> Result<(), String>
+where
+    N: Node<Persist = ()>,
+    N::Message: Clone + std::fmt::Debug,
+    N::Request: std::fmt::Debug,
+    N::Event: std::fmt::Debug,
+{
+    let r = sim.run_for(HORIZON).map_err(|v| v.to_string());
+    if r.is_err()
+        && let Some(trace) = sim.trace()
+    {
+        for line in trace.to_text().lines() {
+            eprintln!("{line}");
+        }
+    }
+    r
+}
+
+/// Liveness at the end: `node` synchronized, with a bound far below its initial error.
+fn ends_tight(node: NodeId, bound: Option<i64>) -> Result<(), String> {
+    let bound = bound.ok_or(format!("{node} never synchronized"))?;
+    if bound > 300 {
+        return Err(format!("{node} ends with a loose bound {bound}"));
+    }
+    Ok(())
+}
+
 const SERVER: NodeId = NodeId(0);
 const CLIENTS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 
@@ -129,25 +183,19 @@ fn cristian(seed: u64, ignore_transit: bool) -> Result<(), String> {
         }
     })
     .map_err(|e| e.to_string())?;
-    // Drift: clients tick 10% fast, 10% slow and on time.
-    for (client, period) in CLIENTS.iter().zip([9, 11, 10]) {
-        sim.apply(Fault::SetTickPeriod {
-            node: *client,
-            period,
-        })
-        .map_err(|e| e.to_string())?;
-    }
-    // Real faults: a partition cutting client 1 off, and a crash of client 2 (its
-    // clock restarts unsynchronized and must not claim a bound until it syncs).
-    let faults = [
-        (5_000, Fault::Partition(vec![vec![CLIENTS[0]]])),
-        (9_000, Fault::Heal),
-        (12_000, Fault::Crash(CLIENTS[1])),
-        (13_000, Fault::Restart(CLIENTS[1])),
-    ];
-    for (at, fault) in faults {
-        sim.schedule(at, fault).map_err(|e| e.to_string())?;
-    }
+    // Drift: clients tick 10% fast, 10% slow and on time. Real faults: a partition
+    // cutting client 1 off, and a crash of client 2 (its clock restarts
+    // unsynchronized and must not claim a bound until it syncs).
+    drift_and_faults(
+        &mut sim,
+        CLIENTS.into_iter().zip([9, 11, 10]),
+        [
+            (5_000, Fault::Partition(vec![vec![CLIENTS[0]]])),
+            (9_000, Fault::Heal),
+            (12_000, Fault::Crash(CLIENTS[1])),
+            (13_000, Fault::Restart(CLIENTS[1])),
+        ],
+    )?;
     sim.add_invariant(
         "every synchronized client is within its claimed bound",
         |sim| {
@@ -169,23 +217,12 @@ fn cristian(seed: u64, ignore_transit: bool) -> Result<(), String> {
             Ok(())
         },
     );
-    let r = sim.run_for(HORIZON).map_err(|v| v.to_string());
-    if r.is_err() && std::env::var("DEBUG_TRACE").is_ok() {
-        for line in sim.trace().unwrap().to_text().lines() {
-            eprintln!("{line}");
-        }
-    }
-    r?;
+    run_traced(&mut sim)?;
     // Liveness: after the faults, every client synchronized again, to within a bound
     // far below its initial error.
     for client in CLIENTS {
         let node = &sim.node(client).ok_or("client down at the end")?.node;
-        let bound = node
-            .error_bound()
-            .ok_or(format!("{client} never resynchronized"))?;
-        if bound > 300 {
-            return Err(format!("{client} ends with a loose bound {bound}"));
-        }
+        ends_tight(client, node.error_bound())?;
     }
     Ok(())
 }
@@ -283,18 +320,14 @@ fn berkeley(seed: u64, tolerance: u64) -> Result<(), String> {
         }
     })
     .map_err(|e| e.to_string())?;
-    for (member, period) in MEMBERS.iter().zip([9, 11, 10, 10]) {
-        sim.apply(Fault::SetTickPeriod {
-            node: *member,
-            period,
-        })
-        .map_err(|e| e.to_string())?;
-    }
-
-    sim.schedule(8_000, Fault::Partition(vec![vec![MEMBERS[1]]]))
-        .map_err(|e| e.to_string())?;
-    sim.schedule(11_000, Fault::Heal)
-        .map_err(|e| e.to_string())?;
+    drift_and_faults(
+        &mut sim,
+        MEMBERS.into_iter().zip([9, 11, 10, 10]),
+        [
+            (8_000, Fault::Partition(vec![vec![MEMBERS[1]]])),
+            (11_000, Fault::Heal),
+        ],
+    )?;
     sim.add_invariant(
         "correct members are within their bound of the master",
         |sim| {
@@ -331,13 +364,7 @@ fn berkeley(seed: u64, tolerance: u64) -> Result<(), String> {
         }
         Ok(())
     });
-    let r = sim.run_for(HORIZON).map_err(|v| v.to_string());
-    if r.is_err() && std::env::var("DEBUG_TRACE").is_ok() {
-        for line in sim.trace().unwrap().to_text().lines() {
-            eprintln!("{line}");
-        }
-    }
-    r?;
+    run_traced(&mut sim)?;
     // The falseticker was left out of every average it took part in, and was told
     // to correct by about how far off it is.
     for (_, _, event) in sim.events() {
@@ -439,18 +466,15 @@ fn ntp(seed: u64, server_error: i64) -> Result<(), String> {
         ),
     })
     .map_err(|e| e.to_string())?;
-    for (client, period) in NTP_CLIENTS.iter().zip([9, 11]) {
-        sim.apply(Fault::SetTickPeriod {
-            node: *client,
-            period,
-        })
-        .map_err(|e| e.to_string())?;
-    }
     // One true server is unreachable for a while: its samples age and widen.
-    sim.schedule(6_000, Fault::Partition(vec![vec![NodeId(11)]]))
-        .map_err(|e| e.to_string())?;
-    sim.schedule(12_000, Fault::Heal)
-        .map_err(|e| e.to_string())?;
+    drift_and_faults(
+        &mut sim,
+        NTP_CLIENTS.into_iter().zip([9, 11]),
+        [
+            (6_000, Fault::Partition(vec![vec![NodeId(11)]])),
+            (12_000, Fault::Heal),
+        ],
+    )?;
     sim.add_invariant(
         "every synchronized client is within its claimed bound of true time",
         |sim| {
@@ -473,20 +497,14 @@ fn ntp(seed: u64, server_error: i64) -> Result<(), String> {
             Ok(())
         },
     );
-    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
+    run_traced(&mut sim)?;
     for (_, _, selected) in sim.events() {
         if selected.truechimers.contains(&NTP_FALSETICKER) {
             return Err(format!("falseticker selected: {selected:?}"));
         }
     }
     for client in NTP_CLIENTS {
-        let bound = sim
-            .node(client)
-            .and_then(|n| n.error_bound())
-            .ok_or(format!("{client} never synchronized"))?;
-        if bound > 300 {
-            return Err(format!("{client} ends with a loose bound {bound}"));
-        }
+        ends_tight(client, sim.node(client).and_then(|n| n.error_bound()))?;
     }
     Ok(())
 }
