@@ -1,7 +1,7 @@
 //! The Berkeley algorithm (Gusella, Zatti 1989): a master polls every clock, drops
 //! the outliers, averages the rest, and tells each node by how much to move.
 
-use super::{CristianSample, LocalClock, clamp};
+use super::{CristianSample, LocalClock, clamp, drift_allowance};
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// How many answered polls a member remembers.
@@ -249,7 +249,7 @@ impl BerkeleyNode {
                 let (error, reading) = (*synced)?;
                 let since = i128::from(self.clock.read()) - i128::from(reading);
                 let window = since + 2 * i128::from(error) + i128::from(granularity);
-                let drift = (window * i128::from(max_drift_ppm) + 999_999) / 1_000_000;
+                let drift = drift_allowance(window, max_drift_ppm);
                 Some(clamp(
                     i128::from(error) + 2 * i128::from(granularity) + drift,
                 ))
@@ -326,10 +326,7 @@ impl Node for BerkeleyNode {
             Input::Tick => {
                 self.clock.tick();
                 let start = match &self.role {
-                    Role::Master { config, .. } => self
-                        .clock
-                        .ticks()
-                        .is_multiple_of(config.poll_every_ticks.max(1)),
+                    Role::Master { config, .. } => self.clock.every(config.poll_every_ticks),
                     Role::Member { .. } => false,
                 };
                 if start {

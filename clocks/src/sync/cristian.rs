@@ -1,7 +1,7 @@
 //! Cristian's algorithm (Cristian 1989): ask a time server, assume the reply took
 //! half the round trip.
 
-use super::{LocalClock, SyncError, clamp};
+use super::{LocalClock, SyncError, clamp, drift_allowance};
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// One request/reply exchange with a time server, in local-clock readings except
@@ -217,7 +217,7 @@ impl CristianNode {
         let (estimate, at) = (*synced)?;
         let since = i128::from(self.clock.read()) - i128::from(at);
         let drift_window = i128::from(estimate.round_trip) + i128::from(config.granularity) + since;
-        let drift = (drift_window * i128::from(config.max_drift_ppm) + 999_999) / 1_000_000;
+        let drift = drift_allowance(drift_window, config.max_drift_ppm);
         Some(clamp(
             i128::from(estimate.error) + 2 * i128::from(config.granularity) + drift,
         ))
@@ -269,10 +269,7 @@ impl Node for CristianNode {
             Input::Tick => {
                 self.clock.tick();
                 let start = match &self.role {
-                    Role::Client { config, .. } => self
-                        .clock
-                        .ticks()
-                        .is_multiple_of(config.poll_every_ticks.max(1)),
+                    Role::Client { config, .. } => self.clock.every(config.poll_every_ticks),
                     Role::Server => false,
                 };
                 if start {

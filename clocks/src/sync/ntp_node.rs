@@ -2,7 +2,7 @@
 //! clock filter per server, choose truechimers with the intersection algorithm and
 //! step the clock to the middle of the interval they agree on.
 
-use super::{ClockFilter, Interval, LocalClock, NtpSample, clamp, intersection};
+use super::{ClockFilter, Interval, LocalClock, NtpSample, clamp, drift_allowance, intersection};
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// Settings of an [`NtpNode`] client.
@@ -250,7 +250,7 @@ impl NtpNode {
 }
 
 fn drift(elapsed: i128, ppm: i64) -> i128 {
-    (elapsed.max(0) * i128::from(ppm) + 999_999) / 1_000_000
+    drift_allowance(elapsed.max(0), ppm)
 }
 
 impl Node for NtpNode {
@@ -268,10 +268,7 @@ impl Node for NtpNode {
             Input::Tick => {
                 self.clock.tick();
                 let poll = match &self.role {
-                    Role::Client { config, .. } => self
-                        .clock
-                        .ticks()
-                        .is_multiple_of(config.poll_every_ticks.max(1)),
+                    Role::Client { config, .. } => self.clock.every(config.poll_every_ticks),
                     Role::Server => false,
                 };
                 if poll {
