@@ -52,12 +52,13 @@ mod rm;
 pub use crate::api::{BeginError, Event, Request};
 pub use message::{Ballot, Message, Record, Value};
 
+use crate::plumbing::Plumbing;
 use crate::{Outcome, Resource, TxId};
 use acceptor::AcceptorTx;
 use leader::LeaderTx;
 use rm::{RmMemo, RmTx};
 use std::collections::{BTreeMap, VecDeque};
-use synod_core::{Actions, Input, Node, NodeId, PersistToken};
+use synod_core::{Actions, Input, Node, NodeId};
 
 /// Tuning and topology of a [`PaxosCommitNode`]. Start from [`Config::new`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,7 +170,6 @@ pub type PaxosActions<R> =
 pub struct PaxosCommitNode<R: Resource> {
     config: Config,
     epoch: u64,
-    epoch_logged: bool,
     next_seq: u64,
     resource: R,
     /// Resource manager: in-doubt transactions, and what it remembers of others.
@@ -182,8 +182,7 @@ pub struct PaxosCommitNode<R: Resource> {
     learned_order: VecDeque<TxId>,
     /// Leader: ballots in progress.
     leader: BTreeMap<TxId, LeaderTx<R::Work>>,
-    local: VecDeque<Message<R::Work>>,
-    next_token: u64,
+    plumbing: Plumbing<Message<R::Work>>,
     stats: Stats,
 }
 
@@ -192,9 +191,7 @@ impl<R: Resource> PaxosCommitNode<R> {
     /// made durable, in order (empty for a new node).
     pub fn recover(config: Config, resource: R, log: &[Record<R::Redo>]) -> Self {
         let mut node = PaxosCommitNode {
-            config,
             epoch: 1,
-            epoch_logged: false,
             next_seq: 0,
             resource,
             rm: BTreeMap::new(),
@@ -204,9 +201,9 @@ impl<R: Resource> PaxosCommitNode<R> {
             learned: BTreeMap::new(),
             learned_order: VecDeque::new(),
             leader: BTreeMap::new(),
-            local: VecDeque::new(),
-            next_token: 0,
+            plumbing: Plumbing::new(config.id),
             stats: Stats::default(),
+            config,
         };
         let mut prepared: BTreeMap<TxId, (Vec<NodeId>, R::Redo)> = BTreeMap::new();
         for record in log {
@@ -334,24 +331,18 @@ impl<R: Resource> PaxosCommitNode<R> {
         }
     }
 
+    /// Log this life's epoch before the first message that depends on it.
     fn ensure_epoch(&mut self, out: &mut PaxosActions<R>) {
-        if !self.epoch_logged {
-            self.epoch_logged = true;
-            out.persist(Record::Epoch(self.epoch));
-        }
+        self.plumbing.ensure_epoch(Record::Epoch(self.epoch), out);
     }
 
+    /// Send, or queue for this same step when addressed to ourselves.
     fn send(&mut self, to: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
-        if to == self.config.id {
-            self.local.push_back(msg);
-        } else {
-            out.send(to, msg);
-        }
+        self.plumbing.send(to, msg, out);
     }
 
     fn background(&mut self, record: Record<R::Redo>, out: &mut PaxosActions<R>) {
-        self.next_token += 1;
-        out.persist_in_background(PersistToken(self.next_token), record);
+        self.plumbing.background(record, out);
     }
 
     fn violation(
@@ -362,11 +353,7 @@ impl<R: Resource> PaxosCommitNode<R> {
         out: &mut PaxosActions<R>,
     ) {
         self.stats.violations += 1;
-        out.emit(Event::ProtocolViolation {
-            tx,
-            from,
-            violation,
-        });
+        crate::plumbing::report_violation(tx, from, violation, out);
     }
 
     /// Whatever role knows the outcome of `tx`.
@@ -447,7 +434,7 @@ impl<R: Resource> Node for PaxosCommitNode<R> {
             }
             Input::Persisted(_) => {}
         }
-        while let Some(msg) = self.local.pop_front() {
+        while let Some(msg) = self.plumbing.next_local() {
             let me = self.config.id;
             self.on_message(me, msg, out);
         }
