@@ -52,6 +52,7 @@ mod rm;
 pub use crate::api::{BeginError, Event, Request};
 pub use message::{Ballot, Message, Record, Value};
 
+use crate::backoff::Inquiry;
 use crate::plumbing::Plumbing;
 use crate::{Outcome, Resource, TxId};
 use acceptor::AcceptorTx;
@@ -267,8 +268,8 @@ impl<R: Resource> PaxosCommitNode<R> {
                 RmTx {
                     rms,
                     redo,
-                    quiet_ticks: 0,
-                    asking: None,
+                    // A recovering resource manager asks at its first tick.
+                    inquiry: Inquiry::after(0),
                     rounds: 0,
                 },
             );
