@@ -102,32 +102,25 @@ impl<R: Resource> PaxosCommitNode<R> {
         let Some(entry) = self.admit(from, tx, &rms, ballot, out) else {
             return;
         };
-        if let Some(&(b, v)) = entry.accepted.get(&instance)
-            && b == ballot
-        {
+        match entry.accepted.get(&instance) {
             // Never two values in one ballot; a duplicate gets its 2b again.
-            if v == value {
-                let msg = Message::Phase2b {
+            Some(&(b, v)) if b == ballot && v != value => {
+                self.stats.ignored += 1;
+                return;
+            }
+            Some(&(b, _)) if b == ballot => {}
+            _ => {
+                entry.promised = ballot;
+                entry.accepted.insert(instance, (ballot, value));
+                out.persist(Record::Accepted {
                     tx,
+                    rms,
                     instance,
                     ballot,
                     value,
-                };
-                self.send(learner(tx, ballot), msg, out);
-            } else {
-                self.stats.ignored += 1;
+                });
             }
-            return;
         }
-        entry.promised = ballot;
-        entry.accepted.insert(instance, (ballot, value));
-        out.persist(Record::Accepted {
-            tx,
-            rms,
-            instance,
-            ballot,
-            value,
-        });
         let msg = Message::Phase2b {
             tx,
             instance,
