@@ -26,3 +26,37 @@ impl Backoff {
         true
     }
 }
+
+/// When an uncertain participant asks for the outcome: silent for a number of ticks,
+/// then at once, then again with exponential backoff.
+#[derive(Clone, Debug)]
+pub(crate) struct Inquiry {
+    quiet_ticks: u64,
+    asking: Option<Backoff>,
+}
+
+impl Inquiry {
+    /// First ask at the tick after `quiet_ticks` ticks (0: at the next tick, as a
+    /// recovering participant does).
+    pub(crate) fn after(quiet_ticks: u64) -> Self {
+        Inquiry {
+            quiet_ticks,
+            asking: None,
+        }
+    }
+
+    /// Count one tick; true when it is time to ask.
+    pub(crate) fn tick(&mut self, resend_ticks: u64, resend_max_ticks: u64) -> bool {
+        match self.asking.as_mut() {
+            None if self.quiet_ticks > 0 => {
+                self.quiet_ticks -= 1;
+                false
+            }
+            None => {
+                self.asking = Some(Backoff::new(resend_ticks));
+                true
+            }
+            Some(backoff) => backoff.tick(resend_max_ticks),
+        }
+    }
+}

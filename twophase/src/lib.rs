@@ -93,6 +93,7 @@ mod api;
 mod backoff;
 pub mod kv;
 pub mod paxos_commit;
+mod plumbing;
 mod resource;
 pub mod twopc;
 mod types;

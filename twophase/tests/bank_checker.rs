@@ -37,7 +37,7 @@ impl Resource for EarlyRelease {
 }
 
 impl BankNode for TwoPhaseNode<EarlyRelease> {
-    fn build(id: NodeId, log: &[Self::Persist], _broken: bool) -> Self {
+    fn build(id: NodeId, log: &[Self::Persist]) -> Self {
         let shard = KvShard::with_data(opening(id)).record_history();
         TwoPhaseNode::recover(twopc::Config::new(id), EarlyRelease(shard), log)
     }
@@ -50,7 +50,7 @@ impl BankNode for TwoPhaseNode<EarlyRelease> {
 }
 
 fn run<N: BankNode>(seed: u64) -> Result<(), String> {
-    let mut sim = bank::<N>(SimConfig::new(seed), false);
+    let mut sim = bank::<N>(SimConfig::new(seed));
     add_atomicity_invariant(&mut sim);
     schedule_transfers(&mut sim, seed, 400, 20_000);
     sim.run_for(20_000).map_err(|v| v.to_string())?;

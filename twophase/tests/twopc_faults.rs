@@ -5,31 +5,15 @@
 mod common;
 
 use common::*;
-use proptest::prelude::*;
 use synod_core::NodeId;
-use synod_sim::{
-    Delay, Fault, FaultSchedule, Faults, LinkConfig, SimConfig, check_seeds, proptest_cases,
-    sim_runner,
-};
+use synod_sim::{Delay, Fault, FaultSchedule, LinkConfig, check_seeds};
 use synod_twophase::kv::KvShard;
 use synod_twophase::twopc::TwoPhaseNode;
 
-const HORIZON: u64 = 20_000;
-
-/// One run: transfers under `schedule`, healed at the horizon, then checked.
-fn run(seed: u64, broken: bool, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
-    let mut config = SimConfig::new(seed);
-    config.network = link;
-    // Disk writes take a while, so unforced writes have a real window to be lost in.
-    config.persist_delay = Delay::Uniform { min: 1, max: 200 };
-    let mut sim = bank::<TwoPhaseNode<KvShard>>(config, broken);
-    add_atomicity_invariant(&mut sim);
-    schedule_transfers(&mut sim, seed, 200, HORIZON);
-    let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
-    sim.schedule_all(&schedule).map_err(|e| e.to_string())?;
-    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
-    run_to_quiescence(&mut sim, 2_000_000)?;
-    check_bank(&sim)
+/// One run of the correct node: transfers under `schedule`, healed at the horizon,
+/// then checked.
+fn run(seed: u64, schedule: FaultSchedule, link: LinkConfig) -> Result<(), String> {
+    run_bank::<TwoPhaseNode<KvShard>>(seed, schedule, link)
 }
 
 fn crash_storm(seed: u64) -> FaultSchedule {
@@ -43,15 +27,7 @@ fn atomicity_and_serializability_under_random_fault_schedules() {
     // nodes disagree on an outcome (checked after every step), every transaction
     // decides once the faults heal, the bank's total is constant and the committed
     // transactions are serializable in decision order.
-    let strategy = (
-        any::<u64>(),
-        Faults::new(&SHARDS, HORIZON).max_faults(12).strategy(),
-    );
-    sim_runner(proptest_cases(48))
-        .run(&strategy, |(seed, schedule)| {
-            run(seed, false, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
-        })
-        .unwrap();
+    check_random_fault_schedules::<TwoPhaseNode<KvShard>>();
 }
 
 #[test]
@@ -63,18 +39,20 @@ fn atomicity_under_a_crash_storm_on_a_lossy_network() {
     check_seeds(
         "atomicity_under_a_crash_storm_on_a_lossy_network",
         24,
-        |seed| run(seed, false, crash_storm(seed), lossy()),
+        |seed| run(seed, crash_storm(seed), lossy()),
     );
 }
 
 #[test]
 fn a_coordinator_that_commits_before_its_decision_is_durable_is_caught() {
     // The checkers can fail: a coordinator that sends COMMIT before its decision record
-    // is durable, crashes and restarts, answers a participant's inquiry with presumed
-    // abort while another participant already committed; the atomicity invariant
-    // flags it within a bounded number of crash-storm seeds.
+    // is durable (the test-side tamperer `CommitBeforeDecisionDurable` turns the forced
+    // write into a background one after the sends), crashes and restarts, answers a
+    // participant's inquiry with presumed abort while another participant already
+    // committed; the atomicity invariant flags it within a bounded number of
+    // crash-storm seeds.
     let found = (0..400).find_map(|seed| {
-        run(seed, true, crash_storm(seed), lossy())
+        run_bank::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy())
             .err()
             .map(|why| (seed, why))
     });
@@ -88,8 +66,8 @@ fn the_correct_coordinator_passes_the_seeds_that_catch_the_broken_one() {
     // Control for the test above: the same seeds, the same storm, the forced decision
     // record — no violation.
     for seed in 0..400 {
-        if run(seed, true, crash_storm(seed), lossy()).is_err() {
-            run(seed, false, crash_storm(seed), lossy())
+        if run_bank::<CommitBeforeDecisionDurable>(seed, crash_storm(seed), lossy()).is_err() {
+            run(seed, crash_storm(seed), lossy())
                 .unwrap_or_else(|why| panic!("seed {seed}: {why}"));
             return;
         }
@@ -103,7 +81,7 @@ fn a_partition_heals_and_everything_decides() {
         let schedule = FaultSchedule::new()
             .at(3_000, Fault::Partition(vec![vec![NodeId(2)]]))
             .at(9_000, Fault::Heal);
-        run(seed, false, schedule, LinkConfig::default())
+        run(seed, schedule, LinkConfig::default())
     });
 }
 
@@ -133,5 +111,5 @@ fn regression_a_no_vote_a_peer_aborted_on_survives_a_crash() {
         )
         .at(4451, Fault::Pause(NodeId(4)))
         .at(5765, Fault::Crash(NodeId(1)));
-    run(seed, false, schedule, LinkConfig::default()).unwrap();
+    run(seed, schedule, LinkConfig::default()).unwrap();
 }

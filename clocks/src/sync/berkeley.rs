@@ -1,7 +1,7 @@
 //! The Berkeley algorithm (Gusella, Zatti 1989): a master polls every clock, drops
 //! the outliers, averages the rest, and tells each node by how much to move.
 
-use super::{CristianSample, LocalClock, clamp};
+use super::{CristianSample, LocalClock, clamp, drift_allowance};
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// How many answered polls a member remembers.
@@ -82,9 +82,6 @@ pub struct BerkeleyConfig {
     pub poll_every_ticks: u64,
     /// Readings further than this from the median are outliers.
     pub tolerance: u64,
-    /// Test hook: average every reading, outliers included.
-    #[doc(hidden)]
-    pub keep_outliers: bool,
 }
 
 /// Messages of the Berkeley algorithm.
@@ -166,7 +163,7 @@ enum Role {
 ///
 /// let ids = [NodeId(0), NodeId(1), NodeId(2)];
 /// let config = BerkeleyConfig {
-///     members: vec![ids[1], ids[2]], poll_every_ticks: 1, tolerance: 1_000, keep_outliers: false,
+///     members: vec![ids[1], ids[2]], poll_every_ticks: 1, tolerance: 1_000,
 /// };
 /// let mut nodes = vec![
 ///     BerkeleyNode::master(ids[0], LocalClock::new(10, 0), config),
@@ -252,7 +249,7 @@ impl BerkeleyNode {
                 let (error, reading) = (*synced)?;
                 let since = i128::from(self.clock.read()) - i128::from(reading);
                 let window = since + 2 * i128::from(error) + i128::from(granularity);
-                let drift = (window * i128::from(max_drift_ppm) + 999_999) / 1_000_000;
+                let drift = drift_allowance(window, max_drift_ppm);
                 Some(clamp(
                     i128::from(error) + 2 * i128::from(granularity) + drift,
                 ))
@@ -284,12 +281,7 @@ impl BerkeleyNode {
                 .iter()
                 .map(|&(node, offset, _)| Reading { node, offset }),
         );
-        let tolerance = if config.keep_outliers {
-            u64::MAX
-        } else {
-            config.tolerance
-        };
-        let Some(result) = berkeley_average(&readings, tolerance) else {
+        let Some(result) = berkeley_average(&readings, config.tolerance) else {
             return;
         };
         for &(node, delta) in &result.adjustments {
@@ -334,10 +326,7 @@ impl Node for BerkeleyNode {
             Input::Tick => {
                 self.clock.tick();
                 let start = match &self.role {
-                    Role::Master { config, .. } => self
-                        .clock
-                        .ticks()
-                        .is_multiple_of(config.poll_every_ticks.max(1)),
+                    Role::Master { config, .. } => self.clock.every(config.poll_every_ticks),
                     Role::Member { .. } => false,
                 };
                 if start {

@@ -49,6 +49,12 @@ impl LocalClock {
         self.ticks
     }
 
+    /// Whether the tick just counted starts a period of `period_ticks` (a zero period
+    /// counts as one): how the polling nodes decide when a round begins.
+    pub(crate) fn every(&self, period_ticks: u64) -> bool {
+        self.ticks.is_multiple_of(period_ticks.max(1))
+    }
+
     /// Units the reading advances per tick (its granularity).
     pub fn units_per_tick(&self) -> i64 {
         self.units_per_tick

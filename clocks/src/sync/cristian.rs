@@ -1,7 +1,7 @@
 //! Cristian's algorithm (Cristian 1989): ask a time server, assume the reply took
 //! half the round trip.
 
-use super::{LocalClock, SyncError, clamp};
+use super::{LocalClock, SyncError, clamp, drift_allowance};
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// One request/reply exchange with a time server, in local-clock readings except
@@ -126,8 +126,6 @@ enum Role {
         samples: Vec<CristianSample>,
         /// The estimate applied last and the reading when it was applied.
         synced: Option<(CristianEstimate, i64)>,
-        /// Test hook: set the clock to the server's time without the rtt/2 term.
-        ignore_transit: bool,
     },
 }
 
@@ -201,20 +199,8 @@ impl CristianNode {
                 sent_at: Vec::with_capacity(probes),
                 samples: Vec::with_capacity(probes),
                 synced: None,
-                ignore_transit: false,
             },
         }
-    }
-
-    /// A deliberately broken client that sets its clock to the server's reported
-    /// time, forgetting the reply's transit: for tests that show the checker works.
-    #[doc(hidden)]
-    pub fn broken_client(id: NodeId, clock: LocalClock, config: CristianConfig) -> Self {
-        let mut node = CristianNode::client(id, clock, config);
-        if let Role::Client { ignore_transit, .. } = &mut node.role {
-            *ignore_transit = true;
-        }
-        node
     }
 
     /// The local clock.
@@ -231,7 +217,7 @@ impl CristianNode {
         let (estimate, at) = (*synced)?;
         let since = i128::from(self.clock.read()) - i128::from(at);
         let drift_window = i128::from(estimate.round_trip) + i128::from(config.granularity) + since;
-        let drift = (drift_window * i128::from(config.max_drift_ppm) + 999_999) / 1_000_000;
+        let drift = drift_allowance(drift_window, config.max_drift_ppm);
         Some(clamp(
             i128::from(estimate.error) + 2 * i128::from(config.granularity) + drift,
         ))
@@ -239,17 +225,14 @@ impl CristianNode {
 
     fn finish_round(&mut self, out: &mut Actions<CristianMessage, (), Adjusted>) {
         let Role::Client {
-            samples,
-            synced,
-            ignore_transit,
-            ..
+            samples, synced, ..
         } = &mut self.role
         else {
             return;
         };
         // The best sample and when (local reading) it was taken: drift since then
         // counts against the bound, even if the round is settled later.
-        let Some((mut best, taken_at)) = samples
+        let Some((best, taken_at)) = samples
             .iter()
             .filter_map(|s| s.estimate().ok().map(|e| (e, s.reply_received)))
             .min_by_key(|(e, _)| e.error)
@@ -257,9 +240,6 @@ impl CristianNode {
             return;
         };
         samples.clear();
-        if *ignore_transit {
-            best.offset = best.offset.saturating_sub(best.round_trip / 2);
-        }
         self.clock.adjust(best.offset);
         *synced = Some((best, taken_at.saturating_add(best.offset)));
         let error_bound = self.error_bound().unwrap_or(i64::MAX);
@@ -289,10 +269,7 @@ impl Node for CristianNode {
             Input::Tick => {
                 self.clock.tick();
                 let start = match &self.role {
-                    Role::Client { config, .. } => self
-                        .clock
-                        .ticks()
-                        .is_multiple_of(config.poll_every_ticks.max(1)),
+                    Role::Client { config, .. } => self.clock.every(config.poll_every_ticks),
                     Role::Server => false,
                 };
                 if start {

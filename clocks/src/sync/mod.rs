@@ -44,6 +44,12 @@ pub enum SyncError {
     },
 }
 
+/// How far two clocks whose rates differ by at most `ppm` parts per million can drift
+/// apart over `window` units, rounded up (so a bound built from it is never short).
+pub(crate) fn drift_allowance(window: i128, ppm: i64) -> i128 {
+    (window * i128::from(ppm) + 999_999) / 1_000_000
+}
+
 /// `i128` → `i64`, saturating.
 pub(crate) fn clamp(value: i128) -> i64 {
     value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64

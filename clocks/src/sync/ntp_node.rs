@@ -2,7 +2,7 @@
 //! clock filter per server, choose truechimers with the intersection algorithm and
 //! step the clock to the middle of the interval they agree on.
 
-use super::{ClockFilter, Interval, LocalClock, NtpSample, clamp, intersection};
+use super::{ClockFilter, Interval, LocalClock, NtpSample, clamp, drift_allowance, intersection};
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// Settings of an [`NtpNode`] client.
@@ -25,9 +25,6 @@ pub struct NtpConfig {
     /// Step the clock only if at least this many servers survive selection (NTP's
     /// `minsane`): a lone server cannot be told from a falseticker.
     pub min_truechimers: usize,
-    /// Test hook: skip selection and average every server, falsetickers included.
-    #[doc(hidden)]
-    pub trust_all: bool,
 }
 
 /// Messages of the NTP-style exchange.
@@ -99,7 +96,7 @@ enum Role {
 /// let servers = [NodeId(1), NodeId(2), NodeId(3)];
 /// let config = NtpConfig {
 ///     servers: servers.to_vec(), poll_every_ticks: 1, filter_size: 8, server_error: 5,
-///     granularity: 0, max_drift_ppm: 0, min_truechimers: 2, trust_all: false,
+///     granularity: 0, max_drift_ppm: 0, min_truechimers: 2,
 /// };
 /// let mut nodes = vec![
 ///     NtpNode::client(NodeId(0), LocalClock::new(10, -700), config),
@@ -224,35 +221,13 @@ impl NtpNode {
             return;
         }
         let intervals: Vec<Interval> = candidates.iter().map(|c| c.1).collect();
-        let (agreed, truechimers, falsetickers): (Interval, Vec<NodeId>, Vec<NodeId>) =
-            if config.trust_all {
-                let mean = intervals
-                    .iter()
-                    .map(|i| i128::from(i.midpoint()))
-                    .sum::<i128>()
-                    / intervals.len() as i128;
-                let widest = intervals
-                    .iter()
-                    .map(|i| i.hi.saturating_sub(i.midpoint()))
-                    .max()
-                    .unwrap_or(0);
-                let all = candidates.iter().map(|c| c.0).collect();
-                (
-                    Interval::around(clamp(mean), widest.unsigned_abs()),
-                    all,
-                    Vec::new(),
-                )
-            } else {
-                let Some(selection) = intersection(&intervals) else {
-                    return; // no majority agrees: keep the clock as it is
-                };
-                let pick = |ks: &[usize]| ks.iter().map(|&k| candidates[k].0).collect();
-                (
-                    selection.interval,
-                    pick(&selection.truechimers),
-                    pick(&selection.falsetickers),
-                )
-            };
+        let Some(selection) = intersection(&intervals) else {
+            return; // no majority agrees: keep the clock as it is
+        };
+        let pick = |ks: &[usize]| -> Vec<NodeId> { ks.iter().map(|&k| candidates[k].0).collect() };
+        let agreed = selection.interval;
+        let truechimers = pick(&selection.truechimers);
+        let falsetickers = pick(&selection.falsetickers);
         if truechimers.len() < config.min_truechimers.max(1) {
             return;
         }
@@ -275,7 +250,7 @@ impl NtpNode {
 }
 
 fn drift(elapsed: i128, ppm: i64) -> i128 {
-    (elapsed.max(0) * i128::from(ppm) + 999_999) / 1_000_000
+    drift_allowance(elapsed.max(0), ppm)
 }
 
 impl Node for NtpNode {
@@ -293,10 +268,7 @@ impl Node for NtpNode {
             Input::Tick => {
                 self.clock.tick();
                 let poll = match &self.role {
-                    Role::Client { config, .. } => self
-                        .clock
-                        .ticks()
-                        .is_multiple_of(config.poll_every_ticks.max(1)),
+                    Role::Client { config, .. } => self.clock.every(config.poll_every_ticks),
                     Role::Server => false,
                 };
                 if poll {

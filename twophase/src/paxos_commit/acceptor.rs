@@ -53,6 +53,29 @@ impl<R: Resource> PaxosCommitNode<R> {
         )
     }
 
+    /// The acceptor's entry for `tx` if a message of `ballot` from `from` may act on
+    /// it: a decided transaction is answered with its outcome instead, a ballot below
+    /// the promise with a rejection, and a full acceptor ignores new transactions.
+    fn admit(
+        &mut self,
+        from: NodeId,
+        tx: TxId,
+        rms: &[NodeId],
+        ballot: Ballot,
+        out: &mut PaxosActions<R>,
+    ) -> Option<&mut AcceptorTx> {
+        if let Some(outcome) = self.learned.get(&tx).copied() {
+            self.send(from, Message::Decision { tx, outcome }, out);
+            return None;
+        }
+        let promised = self.acceptor_entry(tx, rms)?.promised;
+        if ballot < promised {
+            self.send(from, Message::Reject { tx, promised }, out);
+            return None;
+        }
+        self.acceptor.get_mut(&tx)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn on_phase2a(
         &mut self,
@@ -76,44 +99,28 @@ impl<R: Resource> PaxosCommitNode<R> {
             self.violation(tx, from, Violation::ImpersonatedProposal, out);
             return;
         }
-        if let Some(outcome) = self.learned.get(&tx).copied() {
-            self.send(from, Message::Decision { tx, outcome }, out);
-            return;
-        }
-        let Some(entry) = self.acceptor_entry(tx, &rms) else {
+        let Some(entry) = self.admit(from, tx, &rms, ballot, out) else {
             return;
         };
-        if ballot < entry.promised {
-            let promised = entry.promised;
-            self.send(from, Message::Reject { tx, promised }, out);
-            return;
-        }
-        if let Some(&(b, v)) = entry.accepted.get(&instance)
-            && b == ballot
-        {
+        match entry.accepted.get(&instance) {
             // Never two values in one ballot; a duplicate gets its 2b again.
-            if v == value {
-                let msg = Message::Phase2b {
+            Some(&(b, v)) if b == ballot && v != value => {
+                self.stats.ignored += 1;
+                return;
+            }
+            Some(&(b, _)) if b == ballot => {}
+            _ => {
+                entry.promised = ballot;
+                entry.accepted.insert(instance, (ballot, value));
+                out.persist(Record::Accepted {
                     tx,
+                    rms,
                     instance,
                     ballot,
                     value,
-                };
-                self.send(learner(tx, ballot), msg, out);
-            } else {
-                self.stats.ignored += 1;
+                });
             }
-            return;
         }
-        entry.promised = ballot;
-        entry.accepted.insert(instance, (ballot, value));
-        out.persist(Record::Accepted {
-            tx,
-            rms,
-            instance,
-            ballot,
-            value,
-        });
         let msg = Message::Phase2b {
             tx,
             instance,
@@ -140,18 +147,9 @@ impl<R: Resource> PaxosCommitNode<R> {
             self.stats.ignored += 1;
             return;
         }
-        if let Some(outcome) = self.learned.get(&tx).copied() {
-            self.send(from, Message::Decision { tx, outcome }, out);
-            return;
-        }
-        let Some(entry) = self.acceptor_entry(tx, &rms) else {
+        let Some(entry) = self.admit(from, tx, &rms, ballot, out) else {
             return;
         };
-        if ballot < entry.promised {
-            let promised = entry.promised;
-            self.send(from, Message::Reject { tx, promised }, out);
-            return;
-        }
         let fresh = ballot > entry.promised;
         entry.promised = ballot;
         let accepted = entry

@@ -170,12 +170,7 @@ impl<R: Resource> PaxosCommitNode<R> {
                 .filter(|(i, _, _)| i == rm)
                 .max_by_key(|(_, b, _)| *b)
                 .map(|(_, _, v)| *v);
-            let silent = if self.config.bug == Some(super::Bug::PreparedForSilentInstances) {
-                Value::Prepared
-            } else {
-                Value::Aborted
-            };
-            proposals.insert(*rm, best.unwrap_or(silent));
+            proposals.insert(*rm, best.unwrap_or(Value::Aborted));
         }
         entry.stage = Stage::Proposing(proposals.clone());
         let rms = entry.rms.clone();

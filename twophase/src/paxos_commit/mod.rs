@@ -52,12 +52,14 @@ mod rm;
 pub use crate::api::{BeginError, Event, Request};
 pub use message::{Ballot, Message, Record, Value};
 
+use crate::backoff::Inquiry;
+use crate::plumbing::Plumbing;
 use crate::{Outcome, Resource, TxId};
 use acceptor::AcceptorTx;
 use leader::LeaderTx;
 use rm::{RmMemo, RmTx};
 use std::collections::{BTreeMap, VecDeque};
-use synod_core::{Actions, Input, Node, NodeId, PersistToken};
+use synod_core::{Actions, Input, Node, NodeId};
 
 /// Tuning and topology of a [`PaxosCommitNode`]. Start from [`Config::new`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,18 +83,6 @@ pub struct Config {
     pub active_max: usize,
     /// Outcomes remembered by the resource-manager and acceptor roles.
     pub outcomes_max: usize,
-    /// A deliberate bug, for showing that the tests catch it. Never set it.
-    #[doc(hidden)]
-    pub bug: Option<Bug>,
-}
-
-/// Deliberate protocol bugs, so tests can show their checkers catch them.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// A leader proposes `Prepared` (instead of `Aborted`) for an instance no promise
-    /// reports a value for — committing for a resource manager that never voted.
-    PreparedForSilentInstances,
 }
 
 impl Config {
@@ -109,7 +99,6 @@ impl Config {
             participants_max: 64,
             active_max: 1024,
             outcomes_max: 1 << 16,
-            bug: None,
         }
     }
 
@@ -182,7 +171,6 @@ pub type PaxosActions<R> =
 pub struct PaxosCommitNode<R: Resource> {
     config: Config,
     epoch: u64,
-    epoch_logged: bool,
     next_seq: u64,
     resource: R,
     /// Resource manager: in-doubt transactions, and what it remembers of others.
@@ -195,8 +183,7 @@ pub struct PaxosCommitNode<R: Resource> {
     learned_order: VecDeque<TxId>,
     /// Leader: ballots in progress.
     leader: BTreeMap<TxId, LeaderTx<R::Work>>,
-    local: VecDeque<Message<R::Work>>,
-    next_token: u64,
+    plumbing: Plumbing<Message<R::Work>>,
     stats: Stats,
 }
 
@@ -205,9 +192,7 @@ impl<R: Resource> PaxosCommitNode<R> {
     /// made durable, in order (empty for a new node).
     pub fn recover(config: Config, resource: R, log: &[Record<R::Redo>]) -> Self {
         let mut node = PaxosCommitNode {
-            config,
             epoch: 1,
-            epoch_logged: false,
             next_seq: 0,
             resource,
             rm: BTreeMap::new(),
@@ -217,9 +202,9 @@ impl<R: Resource> PaxosCommitNode<R> {
             learned: BTreeMap::new(),
             learned_order: VecDeque::new(),
             leader: BTreeMap::new(),
-            local: VecDeque::new(),
-            next_token: 0,
+            plumbing: Plumbing::new(config.id),
             stats: Stats::default(),
+            config,
         };
         let mut prepared: BTreeMap<TxId, (Vec<NodeId>, R::Redo)> = BTreeMap::new();
         for record in log {
@@ -283,8 +268,8 @@ impl<R: Resource> PaxosCommitNode<R> {
                 RmTx {
                     rms,
                     redo,
-                    quiet_ticks: 0,
-                    asking: None,
+                    // A recovering resource manager asks at its first tick.
+                    inquiry: Inquiry::after(0),
                     rounds: 0,
                 },
             );
@@ -347,24 +332,18 @@ impl<R: Resource> PaxosCommitNode<R> {
         }
     }
 
+    /// Log this life's epoch before the first message that depends on it.
     fn ensure_epoch(&mut self, out: &mut PaxosActions<R>) {
-        if !self.epoch_logged {
-            self.epoch_logged = true;
-            out.persist(Record::Epoch(self.epoch));
-        }
+        self.plumbing.ensure_epoch(Record::Epoch(self.epoch), out);
     }
 
+    /// Send, or queue for this same step when addressed to ourselves.
     fn send(&mut self, to: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
-        if to == self.config.id {
-            self.local.push_back(msg);
-        } else {
-            out.send(to, msg);
-        }
+        self.plumbing.send(to, msg, out);
     }
 
     fn background(&mut self, record: Record<R::Redo>, out: &mut PaxosActions<R>) {
-        self.next_token += 1;
-        out.persist_in_background(PersistToken(self.next_token), record);
+        self.plumbing.background(record, out);
     }
 
     fn violation(
@@ -375,11 +354,7 @@ impl<R: Resource> PaxosCommitNode<R> {
         out: &mut PaxosActions<R>,
     ) {
         self.stats.violations += 1;
-        out.emit(Event::ProtocolViolation {
-            tx,
-            from,
-            violation,
-        });
+        crate::plumbing::report_violation(tx, from, violation, out);
     }
 
     /// Whatever role knows the outcome of `tx`.
@@ -460,7 +435,7 @@ impl<R: Resource> Node for PaxosCommitNode<R> {
             }
             Input::Persisted(_) => {}
         }
-        while let Some(msg) = self.local.pop_front() {
+        while let Some(msg) = self.plumbing.next_local() {
             let me = self.config.id;
             self.on_message(me, msg, out);
         }

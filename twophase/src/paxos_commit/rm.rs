@@ -2,7 +2,7 @@
 //! when it is overdue.
 
 use super::{Ballot, Message, PaxosActions, PaxosCommitNode, Record, Value};
-use crate::backoff::Backoff;
+use crate::backoff::Inquiry;
 use crate::{Event, Outcome, Prepared, Resource, TxId, Violation};
 use synod_core::NodeId;
 
@@ -10,8 +10,8 @@ use synod_core::NodeId;
 pub(super) struct RmTx<D> {
     pub(super) rms: Vec<NodeId>,
     pub(super) redo: D,
-    pub(super) quiet_ticks: u64,
-    pub(super) asking: Option<Backoff>,
+    /// When it asks acceptors for the outcome.
+    pub(super) inquiry: Inquiry,
     pub(super) rounds: u64,
 }
 
@@ -92,8 +92,7 @@ impl<R: Resource> PaxosCommitNode<R> {
                     RmTx {
                         rms: rms.clone(),
                         redo,
-                        quiet_ticks: self.config.termination_ticks,
-                        asking: None,
+                        inquiry: Inquiry::after(self.config.termination_ticks),
                         rounds: 0,
                     },
                 );
@@ -139,17 +138,9 @@ impl<R: Resource> PaxosCommitNode<R> {
         let acceptors = self.config.acceptors.clone();
         let mut asks: Vec<(TxId, Vec<NodeId>, u64)> = Vec::new();
         for (&tx, doubt) in self.rm.iter_mut() {
-            let due = match doubt.asking.as_mut() {
-                None if doubt.quiet_ticks > 0 => {
-                    doubt.quiet_ticks -= 1;
-                    false
-                }
-                None => {
-                    doubt.asking = Some(Backoff::new(self.config.resend_ticks));
-                    true
-                }
-                Some(backoff) => backoff.tick(self.config.resend_max_ticks),
-            };
+            let due = doubt
+                .inquiry
+                .tick(self.config.resend_ticks, self.config.resend_max_ticks);
             if due {
                 asks.push((tx, doubt.rms.clone(), doubt.rounds));
                 doubt.rounds += 1;

@@ -1,7 +1,7 @@
 //! The coordinator role: phase one, the forced commit decision, phase two, and
 //! presumed-abort answers.
 
-use super::{BeginError, Bug, Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
+use super::{BeginError, Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
 use crate::backoff::Backoff;
 use crate::{Outcome, Resource, TxId, Violation, Vote};
 use std::collections::{BTreeMap, BTreeSet};
@@ -203,11 +203,8 @@ impl<R: Resource> TwoPhaseNode<R> {
             tx,
             participants: yes.clone(),
         };
-        let broken = self.config.bug == Some(Bug::CommitBeforeDecisionDurable);
-        if !broken {
-            // The commit point: durable before any COMMIT leaves.
-            out.persist(record.clone());
-        }
+        // The commit point: durable before any COMMIT leaves.
+        out.persist(record);
         out.emit(Event::Decided {
             tx,
             outcome: Outcome::Commit,
@@ -218,9 +215,6 @@ impl<R: Resource> TwoPhaseNode<R> {
                 outcome: Outcome::Commit,
             };
             self.send(p, msg, out);
-        }
-        if broken {
-            self.background(record, out);
         }
     }
 

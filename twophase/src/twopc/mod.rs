@@ -45,11 +45,11 @@ mod participant;
 pub use crate::api::{BeginError, Event, Request};
 pub use message::{Message, Record};
 
+use crate::plumbing::Plumbing;
 use crate::{Outcome, Resource, TxId};
 use coordinator::Coordinator;
 use participant::Participant;
-use std::collections::VecDeque;
-use synod_core::{Actions, Input, Node, NodeId, PersistToken};
+use synod_core::{Actions, Input, Node, NodeId};
 
 /// Tuning and limits of a [`TwoPhaseNode`]. Start from [`Config::new`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,19 +71,6 @@ pub struct Config {
     pub active_max: usize,
     /// How many outcomes a participant remembers to answer peers and duplicates.
     pub outcomes_max: usize,
-    /// A deliberate bug, for showing that the tests catch it. Never set it.
-    #[doc(hidden)]
-    pub bug: Option<Bug>,
-}
-
-/// Deliberate protocol bugs, so tests can show their checkers catch them.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// The coordinator sends COMMIT before its decision is durable (it writes the
-    /// decision in the background): a crash in between forgets a commit that
-    /// participants may already have applied, and presumed abort then answers abort.
-    CommitBeforeDecisionDurable,
 }
 
 impl Config {
@@ -100,7 +87,6 @@ impl Config {
             participants_max: 64,
             active_max: 1024,
             outcomes_max: 1 << 16,
-            bug: None,
         }
     }
 }
@@ -177,15 +163,11 @@ pub struct TwoPhaseNode<R: Resource> {
     config: Config,
     /// This life's epoch; transaction ids minted now carry it.
     epoch: u64,
-    /// Whether `Epoch(epoch)` has been logged (it is, before anything leaves).
-    epoch_logged: bool,
     /// Whether this process had an earlier life (so it may have forgotten votes).
     restarted: bool,
     coordinator: Coordinator<R::Work>,
     participant: Participant<R>,
-    /// Messages this node sent to itself, handled within the same step.
-    local: VecDeque<Message<R::Work>>,
-    next_token: u64,
+    plumbing: Plumbing<Message<R::Work>>,
     stats: Stats,
 }
 
@@ -197,12 +179,10 @@ impl<R: Resource> TwoPhaseNode<R> {
     pub fn recover(config: Config, resource: R, log: &[Record<R::Redo>]) -> Self {
         let mut node = TwoPhaseNode {
             epoch: 1,
-            epoch_logged: false,
             restarted: false,
             coordinator: Coordinator::new(),
             participant: Participant::new(resource, config.outcomes_max),
-            local: VecDeque::new(),
-            next_token: 0,
+            plumbing: Plumbing::new(config.id),
             stats: Stats::default(),
             config,
         };
@@ -255,24 +235,16 @@ impl<R: Resource> TwoPhaseNode<R> {
 
     /// Log this life's epoch before the first message that depends on it.
     fn ensure_epoch(&mut self, out: &mut TwoPhaseActions<R>) {
-        if !self.epoch_logged {
-            self.epoch_logged = true;
-            out.persist(Record::Epoch(self.epoch));
-        }
+        self.plumbing.ensure_epoch(Record::Epoch(self.epoch), out);
     }
 
     /// Send, or queue for this same step when addressed to ourselves.
     fn send(&mut self, to: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
-        if to == self.config.id {
-            self.local.push_back(msg);
-        } else {
-            out.send(to, msg);
-        }
+        self.plumbing.send(to, msg, out);
     }
 
     fn background(&mut self, record: Record<R::Redo>, out: &mut TwoPhaseActions<R>) {
-        self.next_token += 1;
-        out.persist_in_background(PersistToken(self.next_token), record);
+        self.plumbing.background(record, out);
     }
 
     fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
@@ -304,11 +276,7 @@ impl<R: Resource> TwoPhaseNode<R> {
         out: &mut TwoPhaseActions<R>,
     ) {
         self.stats.violations += 1;
-        out.emit(Event::ProtocolViolation {
-            tx,
-            from,
-            violation,
-        });
+        crate::plumbing::report_violation(tx, from, violation, out);
     }
 }
 
@@ -335,7 +303,7 @@ impl<R: Resource> Node for TwoPhaseNode<R> {
             Input::Persisted(_) => {}
         }
         // Messages to ourselves, in the order they were "sent".
-        while let Some(msg) = self.local.pop_front() {
+        while let Some(msg) = self.plumbing.next_local() {
             let me = self.config.id;
             self.on_message(me, msg, out);
         }

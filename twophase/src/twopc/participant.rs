@@ -2,7 +2,7 @@
 //! recovery of in-doubt transactions.
 
 use super::{Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
-use crate::backoff::Backoff;
+use crate::backoff::Inquiry;
 use crate::{Outcome, Prepared, Resource, TxId, Violation, Vote};
 use std::collections::{BTreeMap, VecDeque};
 use synod_core::NodeId;
@@ -23,9 +23,8 @@ enum Memo {
 struct InDoubt<D> {
     participants: Vec<NodeId>,
     redo: D,
-    /// Ticks until it starts asking; then the re-send timer.
-    quiet_ticks: u64,
-    asking: Option<Backoff>,
+    /// When it asks peers for the outcome.
+    inquiry: Inquiry,
     /// Peers that answered "undecided" in the current round of asking.
     undecided: BTreeMap<NodeId, bool>,
     /// Rounds of asking so far.
@@ -131,8 +130,7 @@ impl<R: Resource> Participant<R> {
                     participants,
                     redo,
                     // A recovering participant asks at its first tick.
-                    quiet_ticks: 0,
-                    asking: None,
+                    inquiry: Inquiry::after(0),
                     undecided: BTreeMap::new(),
                     rounds: 0,
                     blocked_reported: false,
@@ -197,8 +195,7 @@ impl<R: Resource> TwoPhaseNode<R> {
                     InDoubt {
                         participants,
                         redo,
-                        quiet_ticks: self.config.termination_ticks,
-                        asking: None,
+                        inquiry: Inquiry::after(self.config.termination_ticks),
                         undecided: BTreeMap::new(),
                         rounds: 0,
                         blocked_reported: false,
@@ -372,17 +369,9 @@ impl<R: Resource> TwoPhaseNode<R> {
         let me = self.config.id;
         let mut asks: Vec<(NodeId, TxId)> = Vec::new();
         for (&tx, doubt) in self.participant.in_doubt.iter_mut() {
-            let due = match doubt.asking.as_mut() {
-                None if doubt.quiet_ticks > 0 => {
-                    doubt.quiet_ticks -= 1;
-                    false
-                }
-                None => {
-                    doubt.asking = Some(Backoff::new(self.config.resend_ticks));
-                    true
-                }
-                Some(backoff) => backoff.tick(self.config.resend_max_ticks),
-            };
+            let due = doubt
+                .inquiry
+                .tick(self.config.resend_ticks, self.config.resend_max_ticks);
             if due {
                 // A whole round went by without an outcome, and no peer could give
                 // one (vacuously so when the coordinator is our only peer).

@@ -4,30 +4,32 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
-use synod_core::{Node, NodeId};
-use synod_sim::{Fault, FaultSchedule, LinkConfig, Sim, SimConfig, SimRng};
+use synod_core::{Action, ActionsOf, InputOf, Node, NodeId, PersistToken};
+use synod_sim::{
+    Delay, Fault, FaultSchedule, Faults, LinkConfig, Sim, SimConfig, SimRng, proptest_cases,
+    sim_runner,
+};
 use synod_twophase::kv::{Key, KvOp, KvRedo, KvShard};
-use synod_twophase::paxos_commit::{self, PaxosCommitNode};
-use synod_twophase::twopc::{self, Bug, TwoPhaseNode};
+use synod_twophase::paxos_commit::{self, Ballot, PaxosCommitNode, Value};
+use synod_twophase::twopc::{self, TwoPhaseNode};
 use synod_twophase::{Event, Outcome, Request, TxId};
 
 /// What the bank harness needs of a commit-protocol node.
 pub trait BankNode:
     Node<Request = Request<Vec<KvOp>>, Event = Event, Message: Clone + Debug> + Sized + 'static
 {
-    /// `broken`: run the protocol's deliberate bug (see `twopc::Bug`, `paxos_commit::Bug`).
-    fn build(id: NodeId, log: &[Self::Persist], broken: bool) -> Self;
+    fn build(id: NodeId, log: &[Self::Persist]) -> Self;
     fn shard(&self) -> &KvShard;
     /// Nothing in doubt, nothing being coordinated.
     fn idle(&self) -> bool;
 }
 
 impl BankNode for TwoPhaseNode<KvShard> {
-    fn build(id: NodeId, log: &[Self::Persist], broken: bool) -> Self {
-        let mut c = twopc::Config::new(id);
-        c.bug = broken.then_some(Bug::CommitBeforeDecisionDurable);
+    fn build(id: NodeId, log: &[Self::Persist]) -> Self {
+        let c = twopc::Config::new(id);
         TwoPhaseNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
     }
     fn shard(&self) -> &KvShard {
@@ -40,9 +42,8 @@ impl BankNode for TwoPhaseNode<KvShard> {
 
 /// Paxos Commit with the four shards as its 2F + 1 = 3 acceptors (n1..n3).
 impl BankNode for PaxosCommitNode<KvShard> {
-    fn build(id: NodeId, log: &[Self::Persist], broken: bool) -> Self {
-        let mut c = paxos_commit::Config::new(id, SHARDS[..3].to_vec());
-        c.bug = broken.then_some(paxos_commit::Bug::PreparedForSilentInstances);
+    fn build(id: NodeId, log: &[Self::Persist]) -> Self {
+        let c = paxos_commit::Config::new(id, SHARDS[..3].to_vec());
         PaxosCommitNode::recover(c, KvShard::with_data(opening(id)).record_history(), log)
     }
     fn shard(&self) -> &KvShard {
@@ -51,6 +52,210 @@ impl BankNode for PaxosCommitNode<KvShard> {
     fn idle(&self) -> bool {
         self.in_doubt().next().is_none() && self.leading() == 0
     }
+}
+
+/// A deliberately broken 2PC coordinator, built by tampering with a correct node's
+/// outputs: its forced commit-decision record (`Persist(Record::Decision)`, the
+/// commit point) becomes a background write placed after the COMMIT messages that
+/// follow it. COMMIT can then leave before the decision is durable; a crash in
+/// between forgets a commit participants may already have applied, and presumed abort
+/// answers "abort" afterwards.
+pub struct CommitBeforeDecisionDurable(TwoPhaseNode<KvShard>);
+
+/// Background tokens minted by the tamperer, far from the node's own (which it ignores
+/// anyway: `TwoPhaseNode` does not wait for `Persisted`).
+const TAMPER_TOKEN: u64 = 1 << 63;
+
+impl Node for CommitBeforeDecisionDurable {
+    type Message = <TwoPhaseNode<KvShard> as Node>::Message;
+    type Request = <TwoPhaseNode<KvShard> as Node>::Request;
+    type Persist = <TwoPhaseNode<KvShard> as Node>::Persist;
+    type Event = Event;
+
+    fn id(&self) -> NodeId {
+        self.0.id()
+    }
+
+    fn step(&mut self, input: InputOf<Self>, out: &mut ActionsOf<Self>) {
+        let mut inner = ActionsOf::<Self>::new();
+        self.0.step(input, &mut inner);
+        let mut delayed = None;
+        for action in inner.drain() {
+            match action {
+                Action::Persist(record @ twopc::Record::Decision { .. }) => {
+                    flush_background(&mut delayed, out);
+                    delayed = Some(record);
+                }
+                // The decision's `Decided` event and its COMMIT messages go first ...
+                action @ (Action::Send { .. } | Action::Emit(_)) => out.push(action),
+                // ... and the decision is written in the background after them.
+                other => {
+                    flush_background(&mut delayed, out);
+                    out.push(other);
+                }
+            }
+        }
+        flush_background(&mut delayed, out);
+    }
+}
+
+fn flush_background<M, E>(
+    delayed: &mut Option<twopc::Record<KvRedo>>,
+    out: &mut synod_core::Actions<M, twopc::Record<KvRedo>, E>,
+) {
+    if let Some(data) = delayed.take() {
+        out.persist_in_background(PersistToken(TAMPER_TOKEN), data);
+    }
+}
+
+impl BankNode for CommitBeforeDecisionDurable {
+    fn build(id: NodeId, log: &[Self::Persist]) -> Self {
+        CommitBeforeDecisionDurable(TwoPhaseNode::build(id, log))
+    }
+    fn shard(&self) -> &KvShard {
+        self.0.shard()
+    }
+    fn idle(&self) -> bool {
+        self.0.idle()
+    }
+}
+
+/// A deliberately broken Paxos Commit leader, built by tampering with a correct
+/// node's outputs: in a takeover ballot (above `Ballot::FAST`) it proposes `Prepared`
+/// instead of `Aborted` for an instance no acceptor reported a value for — committing
+/// for a resource manager that may never have voted (Gray & Lamport §4 require abort).
+///
+/// The tamperer learns what acceptors reported from the `Phase1b` messages the node
+/// receives and what its own acceptor accepted from its `Accepted` records (its own
+/// promise never leaves the node); it only rewrites proposals for instances nobody
+/// reported, and a rewrite sticks for the ballot so re-sends agree. The proposal the
+/// node makes to its own acceptor is delivered inside the step and keeps `Aborted`.
+pub struct PreparedForSilentInstances {
+    node: PaxosCommitNode<KvShard>,
+    /// Per transaction, instances some acceptor reported (or this one accepted) a value for.
+    reported: BTreeMap<TxId, BTreeSet<NodeId>>,
+    /// (transaction, ballot, instance) proposals this tamperer rewrote.
+    rewritten: BTreeSet<(TxId, Ballot, NodeId)>,
+}
+
+impl PreparedForSilentInstances {
+    fn note_accepted(&mut self, record: &paxos_commit::Record<KvRedo>) {
+        if let paxos_commit::Record::Accepted { tx, instance, .. } = record {
+            self.reported.entry(*tx).or_default().insert(*instance);
+        }
+    }
+}
+
+impl Node for PreparedForSilentInstances {
+    type Message = <PaxosCommitNode<KvShard> as Node>::Message;
+    type Request = <PaxosCommitNode<KvShard> as Node>::Request;
+    type Persist = <PaxosCommitNode<KvShard> as Node>::Persist;
+    type Event = Event;
+
+    fn id(&self) -> NodeId {
+        self.node.id()
+    }
+
+    fn step(&mut self, input: InputOf<Self>, out: &mut ActionsOf<Self>) {
+        if let synod_core::Input::Message {
+            msg: paxos_commit::Message::Phase1b { tx, accepted, .. },
+            ..
+        } = &input
+        {
+            let seen = self.reported.entry(*tx).or_default();
+            seen.extend(accepted.iter().map(|(instance, _, _)| *instance));
+        }
+        let mut inner = ActionsOf::<Self>::new();
+        self.node.step(input, &mut inner);
+        for mut action in inner.drain() {
+            match &mut action {
+                Action::Persist(record) | Action::PersistInBackground { data: record, .. } => {
+                    self.note_accepted(record);
+                }
+                Action::Send {
+                    msg:
+                        paxos_commit::Message::Phase2a {
+                            tx,
+                            instance,
+                            ballot,
+                            value,
+                            ..
+                        },
+                    ..
+                } if *ballot != Ballot::FAST => {
+                    let key = (*tx, *ballot, *instance);
+                    let silent = !self
+                        .reported
+                        .get(tx)
+                        .is_some_and(|seen| seen.contains(instance));
+                    if *value == Value::Aborted && (silent || self.rewritten.contains(&key)) {
+                        self.rewritten.insert(key);
+                        *value = Value::Prepared;
+                    }
+                }
+                _ => {}
+            }
+            out.push(action);
+        }
+    }
+}
+
+impl BankNode for PreparedForSilentInstances {
+    fn build(id: NodeId, log: &[Self::Persist]) -> Self {
+        let mut node = PreparedForSilentInstances {
+            node: PaxosCommitNode::build(id, log),
+            reported: BTreeMap::new(),
+            rewritten: BTreeSet::new(),
+        };
+        for record in log {
+            node.note_accepted(record);
+        }
+        node
+    }
+    fn shard(&self) -> &KvShard {
+        self.node.shard()
+    }
+    fn idle(&self) -> bool {
+        self.node.idle()
+    }
+}
+
+/// How long transfers arrive and faults strike before the network heals.
+pub const HORIZON: u64 = 20_000;
+
+/// One bank run: 200 transfers under `schedule` until `HORIZON`, then healed; the
+/// atomicity invariant after every step, liveness and the bank checks at the end.
+pub fn run_bank<N: BankNode>(
+    seed: u64,
+    schedule: FaultSchedule,
+    link: LinkConfig,
+) -> Result<(), String> {
+    let mut config = SimConfig::new(seed);
+    config.network = link;
+    // Disk writes take a while, so unforced writes have a real window to be lost in.
+    config.persist_delay = Delay::Uniform { min: 1, max: 200 };
+    let mut sim = bank::<N>(config);
+    add_atomicity_invariant(&mut sim);
+    schedule_transfers(&mut sim, seed, 200, HORIZON);
+    let schedule = schedule.healed_at(HORIZON, &SHARDS, LinkConfig::default());
+    sim.schedule_all(&schedule).map_err(|e| e.to_string())?;
+    sim.run_for(HORIZON).map_err(|v| v.to_string())?;
+    run_to_quiescence(&mut sim, 2_000_000)?;
+    check_bank(&sim)
+}
+
+/// `run_bank` under generated schedules of crashes, restarts, pauses, partitions,
+/// lossy links and clock skew (`SYNOD_PROPTEST_CASES` cases, 48 by default).
+pub fn check_random_fault_schedules<N: BankNode>() {
+    let strategy = (
+        any::<u64>(),
+        Faults::new(&SHARDS, HORIZON).max_faults(12).strategy(),
+    );
+    sim_runner(proptest_cases(48))
+        .run(&strategy, |(seed, schedule)| {
+            run_bank::<N>(seed, schedule, LinkConfig::default()).map_err(TestCaseError::fail)
+        })
+        .unwrap();
 }
 
 pub const SHARDS: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
@@ -74,9 +279,9 @@ pub fn total_money() -> i64 {
 }
 
 /// A bank of four shards, each node coordinating and participating.
-pub fn bank<N: BankNode>(config: SimConfig, broken: bool) -> Bank<N> {
-    Sim::new(config, SHARDS, move |id, log: &Vec<N::Persist>| {
-        N::build(id, log, broken)
+pub fn bank<N: BankNode>(config: SimConfig) -> Bank<N> {
+    Sim::new(config, SHARDS, |id, log: &Vec<N::Persist>| {
+        N::build(id, log)
     })
     .expect("valid simulation")
 }
