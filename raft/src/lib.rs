@@ -94,15 +94,17 @@ mod log;
 mod message;
 mod node;
 mod progress;
+mod read;
 pub mod session;
 mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError};
+pub use error::{ConfigError, ProposeError, ReadError};
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};
 pub use progress::ProgressState;
+pub use read::ReadSeq;
 pub use storage::{LogStorage, MemStorage, Record, StorageError};
 pub use types::{Entry, EntryKind, HardState, LogIndex, Term};
 
