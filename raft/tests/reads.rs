@@ -375,3 +375,24 @@ fn lease_reads_skip_the_round_only_while_the_lease_holds() {
         "lease served until tick {served_until}"
     );
 }
+
+// Bad input (thesis §6.4): acknowledgements of a round never sent ("from the future"),
+// from a node outside the cluster, from an older term, or repeated, confirm nothing.
+#[test]
+fn bogus_acknowledgements_confirm_nothing() {
+    let (mut node, mut out) = new_leader(leader_config());
+    commit_noop(&mut node, &mut out);
+    read(&mut node, &mut out, "r"); // round 1 in flight
+    ack(&mut node, &mut out, 2, 1, 7); // round 7 was never sent
+    ack(&mut node, &mut out, 2, 1, u64::MAX);
+    ack(&mut node, &mut out, 9, 1, 1); // a stranger
+    ack(&mut node, &mut out, 2, 0, 1); // a stale term
+    assert!(ready(&out).is_empty());
+    assert_eq!(node.role(), Role::Leader);
+    ack(&mut node, &mut out, 3, 1, 1);
+    assert_eq!(ready(&out), [("r".into(), 1)]);
+    out.clear();
+    ack(&mut node, &mut out, 3, 1, 1); // duplicated
+    ack(&mut node, &mut out, 2, 1, 1);
+    assert!(ready(&out).is_empty(), "each read is answered once");
+}
