@@ -7,7 +7,9 @@
 //! checker catches what ReadIndex and sessions prevent.
 
 use bytes::Bytes;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use synod_core::{Action, Actions, Input, Node, NodeId};
 use synod_raft::session::{ClientId, Sequence, Sessions};
 use synod_raft::{
@@ -112,8 +114,18 @@ fn encode(req: &KvRequest) -> Bytes {
     .into()
 }
 
+/// How gets were served in a run, to show each read path is exercised.
+#[derive(Clone, Copy, Debug, Default)]
+struct ReadPaths {
+    /// Gets a follower forwarded to its leader.
+    forwarded: u64,
+    /// Gets answered in the step that received them (a lease read on the leader).
+    immediate: u64,
+}
+
 struct KvNode {
     raft: RaftNode,
+    paths: Rc<RefCell<ReadPaths>>,
     variant: Variant,
     data: BTreeMap<u8, String>,
     sessions: Sessions<()>,
@@ -200,6 +212,17 @@ impl Node for KvNode {
                     let ctx = Bytes::from(format!("{}|{key}", req.op));
                     self.raft
                         .step(Input::Request(Request::Read(ctx)), &mut raft_out);
+                    let mut paths = self.paths.borrow_mut();
+                    for action in raft_out.as_slice() {
+                        match action {
+                            Action::Send {
+                                msg: Message::ReadIndexRequest { .. },
+                                ..
+                            } => paths.forwarded += 1,
+                            Action::Emit(Event::ReadReady { .. }) => paths.immediate += 1,
+                            _ => {}
+                        }
+                    }
                 }
                 _ => {
                     if let (Some(client), Some(_)) = (req.client, &req.input) {
@@ -298,7 +321,7 @@ struct Client {
     think_until: u64,
 }
 
-fn run(seed: u64, variant: Variant) -> Result<History<KvIn, KvOut>, String> {
+fn run(seed: u64, variant: Variant) -> Result<(History<KvIn, KvOut>, ReadPaths), String> {
     let mut config = SimConfig::new(seed);
     config.network = LinkConfig {
         loss: 0.05,
@@ -308,6 +331,8 @@ fn run(seed: u64, variant: Variant) -> Result<History<KvIn, KvOut>, String> {
     };
     let ids: Vec<NodeId> = (1..=NODES).map(NodeId).collect();
     let voters = ids.clone();
+    let paths = Rc::new(RefCell::new(ReadPaths::default()));
+    let node_paths = paths.clone();
     let mut sim = Sim::new(config, ids.clone(), move |id, durable: &Vec<Record>| {
         let storage = MemStorage::from_records(durable).expect("durable records fold");
         let mut config = Config::new(id, voters.iter().copied());
@@ -319,6 +344,7 @@ fn run(seed: u64, variant: Variant) -> Result<History<KvIn, KvOut>, String> {
         config.check_quorum = variant != Variant::LocalReads;
         KvNode {
             raft: RaftNode::new(config, storage).expect("valid config"),
+            paths: node_paths.clone(),
             variant,
             data: BTreeMap::new(),
             sessions: Sessions::new(64),
@@ -490,11 +516,14 @@ fn run(seed: u64, variant: Variant) -> Result<History<KvIn, KvOut>, String> {
             clients.iter().map(|c| c.done).collect::<Vec<_>>()
         ));
     }
-    Ok(history)
+    let paths = *paths.borrow();
+    Ok((history, paths))
 }
 
-fn judge(seed: u64, variant: Variant) -> Result<(), String> {
-    let history = run(seed, variant)?;
+fn judge(seed: u64, variant: Variant, total: &mut ReadPaths) -> Result<(), String> {
+    let (history, paths) = run(seed, variant)?;
+    total.forwarded += paths.forwarded;
+    total.immediate += paths.immediate;
     check(&AppendKv, &history)
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -505,20 +534,28 @@ fn judge(seed: u64, variant: Variant) -> Result<(), String> {
 // and restarts, 5 % loss, duplication and reordering (thesis §6.3, §6.4).
 #[test]
 fn kv_with_read_index_and_sessions_is_linearizable() {
+    let mut paths = ReadPaths::default();
     check_seeds(
         "kv_with_read_index_and_sessions_is_linearizable",
-        12,
-        |seed| judge(seed, Variant::Correct),
+        64,
+        |seed| judge(seed, Variant::Correct, &mut paths),
     );
+    assert!(paths.forwarded > 0, "followers forwarded reads: {paths:?}");
+    assert_eq!(paths.immediate, 0, "every ReadIndex read waits for a round");
 }
 
 // The same with lease reads (thesis §6.4.1): the leader skips the round while its
 // lease holds, and the history stays linearizable.
 #[test]
 fn kv_with_lease_reads_is_linearizable() {
-    check_seeds("kv_with_lease_reads_is_linearizable", 8, |seed| {
-        judge(seed, Variant::Lease)
+    let mut paths = ReadPaths::default();
+    check_seeds("kv_with_lease_reads_is_linearizable", 32, |seed| {
+        judge(seed, Variant::Lease, &mut paths)
     });
+    assert!(
+        paths.immediate > 0,
+        "some reads were served in the lease: {paths:?}"
+    );
 }
 
 // A leader answering gets from its own state without ReadIndex serves stale values
@@ -527,7 +564,8 @@ fn kv_with_lease_reads_is_linearizable() {
 // seeds.
 #[test]
 fn local_reads_without_read_index_are_caught() {
-    let caught = (0..40).find_map(|seed| judge(seed, Variant::LocalReads).err());
+    let caught =
+        (0..40).find_map(|seed| judge(seed, Variant::LocalReads, &mut ReadPaths::default()).err());
     let counterexample = caught.expect("a stale read within 40 seeds");
     eprintln!("{counterexample}");
 }
@@ -536,7 +574,8 @@ fn local_reads_without_read_index_are_caught() {
 // after the client gave up on it: the checker rejects some history within 40 seeds.
 #[test]
 fn retries_without_sessions_are_caught() {
-    let caught = (0..40).find_map(|seed| judge(seed, Variant::NoSessions).err());
+    let caught =
+        (0..40).find_map(|seed| judge(seed, Variant::NoSessions, &mut ReadPaths::default()).err());
     let counterexample = caught.expect("a double append within 40 seeds");
     eprintln!("{counterexample}");
 }
