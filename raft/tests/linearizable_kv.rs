@@ -77,6 +77,9 @@ enum Variant {
     LocalReads,
     /// Writes are applied without consulting the session table.
     NoSessions,
+    /// Lease reads, but a leader that is cut off also has its clock slowed fourfold:
+    /// the clock-rate assumption of §6.4.1 is broken.
+    LeaseSlowClock,
 }
 
 /// A client's request: `op` names the history operation (or a registration).
@@ -337,7 +340,7 @@ fn run(seed: u64, variant: Variant) -> Result<(History<KvIn, KvOut>, ReadPaths),
         let storage = MemStorage::from_records(durable).expect("durable records fold");
         let mut config = Config::new(id, voters.iter().copied());
         config.seed = seed;
-        config.lease_read = variant == Variant::Lease;
+        config.lease_read = matches!(variant, Variant::Lease | Variant::LeaseSlowClock);
         // Check-quorum makes a cut-off leader step down within two election timeouts,
         // which hides the stale window in most runs; the broken variant runs without
         // it so that a deposed leader keeps answering for the whole partition.
@@ -391,6 +394,12 @@ fn run(seed: u64, variant: Variant) -> Result<(History<KvIn, KvOut>, ReadPaths),
         };
         for (at, fault) in faults {
             sim.schedule(at, fault).expect("known node");
+        }
+        if let (Variant::LeaseSlowClock, 0, Some(node)) = (variant, roll, leader) {
+            for (at, period) in [(now, 400), (now + 3_000, 100)] {
+                let skew = Fault::SetTickPeriod { node, period };
+                sim.schedule(at, skew).expect("known node");
+            }
         }
     };
 
@@ -577,5 +586,17 @@ fn retries_without_sessions_are_caught() {
     let caught =
         (0..40).find_map(|seed| judge(seed, Variant::NoSessions, &mut ReadPaths::default()).err());
     let counterexample = caught.expect("a double append within 40 seeds");
+    eprintln!("{counterexample}");
+}
+
+// Lease reads rest on bounded clock-rate differences (thesis §6.4.1): when the cut-off
+// leader's clock runs four times slow, its lease outlives the followers' promise not to
+// vote, a new leader takes writes, and the old one serves stale reads in its "lease".
+// The checker rejects some history within 40 seeds.
+#[test]
+fn lease_reads_with_a_slow_clock_are_caught() {
+    let caught = (0..40)
+        .find_map(|seed| judge(seed, Variant::LeaseSlowClock, &mut ReadPaths::default()).err());
+    let counterexample = caught.expect("a stale lease read within 40 seeds");
     eprintln!("{counterexample}");
 }
