@@ -48,12 +48,23 @@ pub struct Config {
     pub max_uncommitted_bytes: u64,
     /// Byte bound on one read of committed entries from storage when applying.
     pub max_apply_bytes: u64,
+    /// Serve reads on the leader without a heartbeat round while its lease holds
+    /// (thesis §6.4.1). Requires `check_quorum`. Safe only if no node's clock runs
+    /// more than `lease_drift_ticks` ticks per election timeout slower than another's
+    /// (see `docs/raft.md`, "Lease reads").
+    pub lease_read: bool,
+    /// The lease ends this many ticks before an election timeout has passed since the
+    /// confirming round was sent: two ticks of tick phase between nodes, plus the
+    /// clock-rate difference allowed over one election timeout.
+    pub lease_drift_ticks: Ticks,
+    /// Reads waiting at once (local and forwarded); more are refused.
+    pub max_pending_reads: usize,
 }
 
 impl Config {
     /// Defaults: election timeout 10 ticks, heartbeat 2, pre-vote and check-quorum on,
     /// 1 MiB per append, 256 messages / 16 MiB in flight, 1 MiB per proposal,
-    /// 64 MiB uncommitted.
+    /// 64 MiB uncommitted, lease reads off (drift margin 3 ticks), 4,096 pending reads.
     pub fn new(id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> Self {
         Config {
             id,
@@ -69,6 +80,9 @@ impl Config {
             max_proposal_bytes: 1 << 20,
             max_uncommitted_bytes: 64 << 20,
             max_apply_bytes: 1 << 20,
+            lease_read: false,
+            lease_drift_ticks: Ticks(3),
+            max_pending_reads: 4096,
         }
     }
 
@@ -98,10 +112,20 @@ impl Config {
             ("max_proposal_bytes", self.max_proposal_bytes),
             ("max_uncommitted_bytes", self.max_uncommitted_bytes),
             ("max_apply_bytes", self.max_apply_bytes),
+            ("max_pending_reads", self.max_pending_reads as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
+        }
+        if self.lease_read && !self.check_quorum {
+            return Err(ConfigError::LeaseWithoutCheckQuorum);
+        }
+        if self.lease_read && self.lease_drift_ticks >= self.election_ticks {
+            return Err(ConfigError::LeaseDriftNotBelowElection {
+                drift: self.lease_drift_ticks,
+                election: self.election_ticks,
+            });
         }
         Ok(())
     }

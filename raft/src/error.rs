@@ -28,6 +28,19 @@ pub enum ConfigError {
     /// A limit that must be positive is zero.
     #[error("{0} must be at least 1")]
     ZeroLimit(&'static str),
+    /// Lease reads rely on followers that refuse votes while they hear from a leader,
+    /// which is part of check-quorum (thesis §6.4.1).
+    #[error("lease reads require check_quorum")]
+    LeaseWithoutCheckQuorum,
+    /// The lease's clock-drift margin must be below the election timeout, or the
+    /// lease never holds.
+    #[error("lease drift margin {drift} must be below the election timeout {election}")]
+    LeaseDriftNotBelowElection {
+        /// Configured margin.
+        drift: Ticks,
+        /// Configured election timeout.
+        election: Ticks,
+    },
     /// The storage could not be read at start-up.
     #[error("storage: {0}")]
     Storage(#[from] crate::StorageError),
@@ -60,4 +73,31 @@ pub enum ProposeError {
         /// The limit.
         max: u64,
     },
+}
+
+/// Why a read was refused or abandoned (thesis §6.4). The application must not answer
+/// it from this node's state; the client may retry, here or at the hinted leader.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// This node neither leads nor knows a leader to forward the read to.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term, if any.
+        leader: Option<NodeId>,
+    },
+    /// [`Config::max_pending_reads`](crate::Config::max_pending_reads) reads are
+    /// already waiting.
+    #[error("{max} reads already pending")]
+    TooManyPending {
+        /// The limit.
+        max: usize,
+    },
+    /// The node's term, role or leader changed before the read was ready: a leader
+    /// that stepped down cannot vouch for its commit index any more.
+    #[error("the leadership changed before the read was ready")]
+    LeaderChanged,
+    /// The read was not ready within two election timeouts (a round or a forwarded
+    /// request kept getting lost, or the leader is cut off).
+    #[error("the read timed out")]
+    TimedOut,
 }

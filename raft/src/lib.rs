@@ -20,6 +20,12 @@
 //!   (§5.4.2, Figure 8).
 //! - **State-machine safety**: every node emits the same entry at each index, each
 //!   [`Event::Committed`] exactly once per node lifetime, in log order.
+//! - **Linearizable reads** (thesis §6.4): [`Event::ReadReady`] names an index the
+//!   node has applied, and a read of the state machine then reflects every write that
+//!   completed before the read was requested — ReadIndex at the leader (a quorum
+//!   round after the read arrived), forwarded from followers, or, with
+//!   [`Config::lease_read`], within the leader's lease (§6.4.1, which additionally
+//!   assumes bounded clock-rate differences; see `docs/raft.md`).
 //! - **Liveness** once the network is stable: pre-vote (thesis §9.6) and check-quorum
 //!   (thesis §6.2) keep a node that rejoins from a partition from deposing a healthy
 //!   leader; randomized election timeouts from a seeded generator elect a new one.
@@ -78,7 +84,7 @@
 //!
 //! Snapshots and log compaction (the log already carries a first index), membership
 //! changes (votes are counted through `synod-quorum`, ready for joint quorums),
-//! ReadIndex and lease reads, leadership transfer.
+//! leadership transfer.
 //!
 //! ## Feature flags
 //!
@@ -94,15 +100,17 @@ mod log;
 mod message;
 mod node;
 mod progress;
+mod read;
 pub mod session;
 mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError};
+pub use error::{ConfigError, ProposeError, ReadError};
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};
 pub use progress::ProgressState;
+pub use read::ReadSeq;
 pub use storage::{LogStorage, MemStorage, Record, StorageError};
 pub use types::{Entry, EntryKind, HardState, LogIndex, Term};
 

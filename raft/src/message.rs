@@ -1,6 +1,7 @@
 //! The messages Raft nodes exchange: plain serde types, payloads as `bytes::Bytes`.
 
-use crate::{Entry, LogIndex, Term};
+use crate::{Entry, LogIndex, ReadSeq, Term};
+use bytes::Bytes;
 
 /// A message between two Raft nodes. Every message carries the sender's term
 /// (Raft §5.1: a node that sees a larger term adopts it; one that sees a smaller term
@@ -50,6 +51,38 @@ pub enum Message {
         /// Accepted, or rejected with a backtracking hint.
         outcome: AppendOutcome,
     },
+    /// The leader confirms it still leads before serving reads (thesis §6.4): a
+    /// numbered heartbeat round. Followers treat it as hearing from the leader.
+    ReadHeartbeat {
+        /// The leader's term.
+        term: Term,
+        /// The round's number.
+        seq: ReadSeq,
+    },
+    /// The answer to a [`Message::ReadHeartbeat`]: the round number echoed.
+    ReadHeartbeatResponse {
+        /// The follower's term.
+        term: Term,
+        /// The round acknowledged.
+        seq: ReadSeq,
+    },
+    /// A follower forwards a read to its leader (thesis §6.4, reads at followers).
+    ReadIndexRequest {
+        /// The follower's term.
+        term: Term,
+        /// The application's context of the read.
+        ctx: Bytes,
+    },
+    /// The leader's answer to a [`Message::ReadIndexRequest`]: the read may be served
+    /// once the follower has applied through `index`.
+    ReadIndexResponse {
+        /// The leader's term.
+        term: Term,
+        /// The context of the read answered.
+        ctx: Bytes,
+        /// The read index.
+        index: LogIndex,
+    },
 }
 
 impl Message {
@@ -59,7 +92,11 @@ impl Message {
             Message::RequestVote { term, .. }
             | Message::RequestVoteResponse { term, .. }
             | Message::AppendEntries { term, .. }
-            | Message::AppendEntriesResponse { term, .. } => *term,
+            | Message::AppendEntriesResponse { term, .. }
+            | Message::ReadHeartbeat { term, .. }
+            | Message::ReadHeartbeatResponse { term, .. }
+            | Message::ReadIndexRequest { term, .. }
+            | Message::ReadIndexResponse { term, .. } => *term,
         }
     }
 }

@@ -4,6 +4,7 @@
 use crate::election::{ElectionTimer, VoteTally};
 use crate::log::RaftLog;
 use crate::progress::{Progress, ProgressState};
+use crate::read::ReadState;
 use crate::{
     AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
     LogStorage, MemStorage, Message, ProposeError, Record, StorageError, Term,
@@ -12,6 +13,8 @@ use bytes::Bytes;
 use std::collections::VecDeque;
 use synod_core::{Actions, Input, Node, NodeId, PersistToken, Ticks};
 use synod_quorum::{Majority, QuorumKind, QuorumSystem, VoteResult};
+
+mod reads;
 
 /// What the node is doing in its current term (Raft §5.2, thesis §9.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +39,10 @@ pub enum Request {
     /// Append several commands at once. Answered with [`Event::ProposedBatch`] or
     /// [`Event::ProposalRefused`].
     ProposeBatch(Vec<Bytes>),
+    /// A linearizable read identified by an opaque application context (thesis §6.4).
+    /// Answered with [`Event::ReadReady`] or [`Event::ReadFailed`]; see
+    /// [`RaftNode::read`].
+    Read(Bytes),
 }
 
 /// What a Raft node tells the application.
@@ -73,6 +80,24 @@ pub enum Event {
     },
     /// The node's [`LogStorage`] failed; the input that hit the failure was dropped.
     StorageFailed(StorageError),
+    /// A read may now be answered: this node has applied through `index`, and a read
+    /// of its state machine reflects every write that completed before the read was
+    /// requested (thesis §6.4).
+    ReadReady {
+        /// The context the read was requested with.
+        ctx: Bytes,
+        /// The read index; emitted after every entry through it was emitted as
+        /// [`Event::Committed`].
+        index: LogIndex,
+    },
+    /// A read was refused or abandoned and must not be answered from this node's
+    /// state; the client may retry.
+    ReadFailed {
+        /// The context the read was requested with.
+        ctx: Bytes,
+        /// Why.
+        error: crate::ReadError,
+    },
 }
 
 type Out = Actions<Message, Record, Event>;
@@ -110,6 +135,8 @@ pub struct RaftNode<S = MemStorage> {
     pending: VecDeque<(LogIndex, u64)>,
     pending_bytes: u64,
     scratch: Vec<Entry>,
+    /// Linearizable reads in progress (thesis §6.4).
+    reads: ReadState,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -142,6 +169,7 @@ impl<S: LogStorage> RaftNode<S> {
             pending: VecDeque::new(),
             pending_bytes: 0,
             scratch: Vec::new(),
+            reads: ReadState::default(),
             config,
         })
     }
@@ -353,9 +381,13 @@ impl<S: LogStorage> RaftNode<S> {
     /// ago ignores vote requests (thesis §4.2.3): a node that was partitioned away
     /// cannot depose a healthy leader.
     fn in_leader_lease(&self) -> bool {
-        self.config.check_quorum
+        (self.config.check_quorum
             && self.leader.is_some()
-            && self.election.elapsed() < self.config.election_ticks
+            && self.election.elapsed() < self.config.election_ticks)
+            // With lease reads, a node that just (re)started may have acknowledged a
+            // leader's round before it crashed: it stays silent for an election
+            // timeout so that lease still holds (thesis §6.4.1).
+            || (self.config.lease_read && self.reads.now < self.config.election_ticks.get())
     }
 
     // ----- roles -----
@@ -915,6 +947,7 @@ impl<S: LogStorage> RaftNode<S> {
                     ..
                 } => {}
                 Message::AppendEntries { .. } => self.become_follower(msg_term, Some(from), out),
+                Message::ReadHeartbeat { .. } => self.become_follower(msg_term, Some(from), out),
                 _ => self.become_follower(msg_term, None, out),
             }
         } else if msg_term < self.term {
@@ -932,6 +965,14 @@ impl<S: LogStorage> RaftNode<S> {
                         term: self.term,
                         pre_vote: true,
                         granted: false,
+                    };
+                    out.send(from, reply);
+                }
+                Message::ReadHeartbeat { seq, .. } => {
+                    // A deposed leader learns the newer term and steps down.
+                    let reply = Message::ReadHeartbeatResponse {
+                        term: self.term,
+                        seq,
                     };
                     out.send(from, reply);
                 }
@@ -979,6 +1020,16 @@ impl<S: LogStorage> RaftNode<S> {
                     self.handle_append_response(from, outcome, out);
                 }
             }
+            Message::ReadHeartbeat { seq, .. } => self.handle_read_heartbeat(from, seq, out),
+            Message::ReadHeartbeatResponse { seq, .. } => {
+                self.handle_read_heartbeat_response(from, seq, out);
+            }
+            Message::ReadIndexRequest { ctx, .. } => {
+                self.handle_read_index_request(from, ctx, out);
+            }
+            Message::ReadIndexResponse { ctx, index, .. } => {
+                self.handle_read_index_response(from, ctx, index, out);
+            }
         }
     }
 
@@ -1019,6 +1070,7 @@ impl<S: LogStorage> Node for RaftNode<S> {
     }
 
     fn step(&mut self, input: Input<Message, Request>, out: &mut Out) {
+        let ticked = matches!(input, Input::Tick);
         match input {
             Input::Tick => self.tick(out),
             Input::Message { from, msg } => self.handle_message(from, msg, out),
@@ -1044,7 +1096,13 @@ impl<S: LogStorage> Node for RaftNode<S> {
                     self.send_commit_notices(out);
                 }
             }
+            Input::Request(Request::Read(ctx)) => {
+                if let Err(error) = self.read(ctx.clone(), out) {
+                    out.emit(Event::ReadFailed { ctx, error });
+                }
+            }
         }
+        self.after_step_reads(ticked, out);
     }
 }
 

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use synod_core::{Actions, Input, Node, NodeId, PersistToken};
 use synod_raft::{
     AppendOutcome, Config, ConflictHint, Entry, EntryKind, LogIndex, LogStorage, MemStorage,
-    Message, RaftNode, Request, Term,
+    Message, RaftNode, ReadSeq, Request, Term,
 };
 
 fn index() -> impl Strategy<Value = LogIndex> {
@@ -15,6 +15,23 @@ fn index() -> impl Strategy<Value = LogIndex> {
 }
 fn term() -> impl Strategy<Value = Term> {
     prop_oneof![0u64..5, Just(u64::MAX)].prop_map(Term)
+}
+
+/// Read rounds and forwarded reads (thesis §6.4): sequence numbers from the past, the
+/// present and the far future, contexts that match pending reads or not.
+fn read_message() -> impl Strategy<Value = Message> {
+    let seq = prop_oneof![0u64..4, Just(u64::MAX)].prop_map(ReadSeq);
+    let ctx = prop_oneof![Just(&b"r"[..]), Just(&b"s"[..])].prop_map(Bytes::from_static);
+    prop_oneof![
+        (term(), seq.clone()).prop_map(|(term, seq)| Message::ReadHeartbeat { term, seq }),
+        (term(), seq).prop_map(|(term, seq)| Message::ReadHeartbeatResponse { term, seq }),
+        (term(), ctx.clone()).prop_map(|(term, ctx)| Message::ReadIndexRequest { term, ctx }),
+        (term(), ctx, index()).prop_map(|(term, ctx, index)| Message::ReadIndexResponse {
+            term,
+            ctx,
+            index
+        }),
+    ]
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -87,6 +104,7 @@ enum Step {
     Tick,
     Deliver(u64, Message),
     Propose,
+    Read,
     Persisted(u64),
 }
 
@@ -94,13 +112,16 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         2 => Just(Step::Tick),
         6 => ((1u64..=4), message()).prop_map(|(from, m)| Step::Deliver(from, m)),
+        3 => ((1u64..=4), read_message()).prop_map(|(from, m)| Step::Deliver(from, m)),
         1 => Just(Step::Propose),
+        1 => Just(Step::Read),
         1 => (0u64..10).prop_map(Step::Persisted),
     ]
 }
 
-// Any sequence of ticks, proposals, acknowledgements and messages (from members and
-// from the unknown node 4) leaves the node without a panic, with a gap-free log,
+// Any sequence of ticks, proposals, reads, acknowledgements and messages — read
+// rounds and forwarded reads included — (from members and from the unknown node 4)
+// leaves the node without a panic, answers reads only at applied indices, with a gap-free log,
 // a commit index within its log, and terms that never decrease along the log.
 #[test]
 fn arbitrary_message_sequences_never_panic() {
@@ -120,10 +141,19 @@ fn arbitrary_message_sequences_never_panic() {
                         msg,
                     },
                     Step::Propose => Input::Request(Request::Propose(Bytes::from_static(b"p"))),
+                    Step::Read => Input::Request(Request::Read(Bytes::from_static(b"r"))),
                     Step::Persisted(t) => Input::Persisted(PersistToken(t)),
                 };
                 node.step(input, &mut out);
-                out.clear();
+                // A read is only ever answered at an index this node has applied.
+                for action in out.drain() {
+                    if let synod_core::Action::Emit(synod_raft::Event::ReadReady {
+                        index, ..
+                    }) = action
+                    {
+                        prop_assert!(index <= node.applied_index());
+                    }
+                }
                 let storage = node.storage();
                 prop_assert!(node.commit_index() <= storage.last_index());
                 prop_assert!(node.applied_index() <= node.commit_index());
