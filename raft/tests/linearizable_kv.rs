@@ -542,7 +542,7 @@ fn judge(seed: u64, variant: Variant, total: &mut ReadPaths) -> Result<(), Strin
 /// checker proves non-linearizable (a run that fails otherwise, or a search out of
 /// budget, does not count), with the shrunk counterexample.
 fn first_violation(variant: Variant) -> Option<(u64, String)> {
-    (0..40).find_map(|seed| {
+    (0..200).find_map(|seed| {
         let (history, _) = run(seed, variant).ok()?;
         match Checker::new(&AppendKv)
             .shrink_states(2_000_000)
@@ -590,26 +590,26 @@ fn kv_with_lease_reads_is_linearizable() {
 #[test]
 fn local_reads_without_read_index_are_caught() {
     let (seed, counterexample) =
-        first_violation(Variant::LocalReads).expect("a stale read within 40 seeds");
+        first_violation(Variant::LocalReads).expect("a stale read within 200 seeds");
     eprintln!("seed {seed}: {counterexample}");
 }
 
 // Retries without sessions apply an append twice when the first attempt committed
-// after the client gave up on it: the checker rejects some history within 40 seeds.
+// after the client gave up on it: the checker rejects some history within 200 seeds.
 #[test]
 fn retries_without_sessions_are_caught() {
     let (seed, counterexample) =
-        first_violation(Variant::NoSessions).expect("a double append within 40 seeds");
+        first_violation(Variant::NoSessions).expect("a double append within 200 seeds");
     eprintln!("seed {seed}: {counterexample}");
 }
 
 // Lease reads rest on bounded clock-rate differences (thesis §6.4.1): when the cut-off
 // leader's clock runs four times slow, its lease outlives the followers' promise not to
 // vote, a new leader takes writes, and the old one serves stale reads in its "lease".
-// The checker rejects some history within 40 seeds.
+// The checker rejects some history within 200 seeds.
 #[test]
 fn lease_reads_with_a_slow_clock_are_caught() {
     let (seed, counterexample) =
-        first_violation(Variant::LeaseSlowClock).expect("a stale lease read within 40 seeds");
+        first_violation(Variant::LeaseSlowClock).expect("a stale lease read within 200 seeds");
     eprintln!("seed {seed}: {counterexample}");
 }
