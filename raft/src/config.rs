@@ -48,12 +48,15 @@ pub struct Config {
     pub max_uncommitted_bytes: u64,
     /// Byte bound on one read of committed entries from storage when applying.
     pub max_apply_bytes: u64,
+    /// Bytes of snapshot data in one InstallSnapshot chunk (Raft §7); the leader sends
+    /// one chunk at a time and waits for its acknowledgement.
+    pub max_snapshot_chunk_bytes: u64,
 }
 
 impl Config {
     /// Defaults: election timeout 10 ticks, heartbeat 2, pre-vote and check-quorum on,
     /// 1 MiB per append, 256 messages / 16 MiB in flight, 1 MiB per proposal,
-    /// 64 MiB uncommitted.
+    /// 64 MiB uncommitted, 1 MiB snapshot chunks.
     pub fn new(id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> Self {
         Config {
             id,
@@ -69,6 +72,7 @@ impl Config {
             max_proposal_bytes: 1 << 20,
             max_uncommitted_bytes: 64 << 20,
             max_apply_bytes: 1 << 20,
+            max_snapshot_chunk_bytes: 1 << 20,
         }
     }
 
@@ -98,6 +102,7 @@ impl Config {
             ("max_proposal_bytes", self.max_proposal_bytes),
             ("max_uncommitted_bytes", self.max_uncommitted_bytes),
             ("max_apply_bytes", self.max_apply_bytes),
+            ("max_snapshot_chunk_bytes", self.max_snapshot_chunk_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));

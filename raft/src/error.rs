@@ -1,5 +1,6 @@
 //! Errors, split by who can fix them: the caller's configuration
-//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]); storage failures are
+//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]) or snapshot request
+//! ([`SnapshotError`]); storage failures are
 //! [`StorageError`](crate::StorageError).
 
 use synod_core::{NodeId, Ticks};
@@ -60,4 +61,29 @@ pub enum ProposeError {
         /// The limit.
         max: u64,
     },
+}
+
+/// Why the node refused to take a snapshot. Nothing was written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The application may only snapshot state it has applied (Raft §7: a snapshot
+    /// covers committed entries only).
+    #[error("index {index} is not applied yet (applied through {applied})")]
+    NotApplied {
+        /// The index asked for.
+        index: crate::LogIndex,
+        /// The highest applied index.
+        applied: crate::LogIndex,
+    },
+    /// The log is already compacted through this index.
+    #[error("index {index} is already compacted (snapshot at {snapshot})")]
+    AlreadyCompacted {
+        /// The index asked for.
+        index: crate::LogIndex,
+        /// The index of the current snapshot.
+        snapshot: crate::LogIndex,
+    },
+    /// The storage failed to write or read.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::StorageError),
 }

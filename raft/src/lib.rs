@@ -91,17 +91,21 @@ mod config;
 mod election;
 mod error;
 mod log;
+mod membership;
 mod message;
 mod node;
 mod progress;
+mod snapshot;
 mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError};
+pub use error::{ConfigError, ProposeError, SnapshotError};
+pub use membership::Membership;
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};
 pub use progress::ProgressState;
+pub use snapshot::{Snapshot, SnapshotMeta};
 pub use storage::{LogStorage, MemStorage, Record, StorageError};
 pub use types::{Entry, EntryKind, HardState, LogIndex, Term};
 

@@ -1,6 +1,7 @@
 //! The messages Raft nodes exchange: plain serde types, payloads as `bytes::Bytes`.
 
-use crate::{Entry, LogIndex, Term};
+use crate::{Entry, LogIndex, SnapshotMeta, Term};
+use bytes::Bytes;
 
 /// A message between two Raft nodes. Every message carries the sender's term
 /// (Raft §5.1: a node that sees a larger term adopts it; one that sees a smaller term
@@ -50,6 +51,33 @@ pub enum Message {
         /// Accepted, or rejected with a backtracking hint.
         outcome: AppendOutcome,
     },
+    /// One chunk of the leader's snapshot for a follower whose next entry the leader
+    /// has compacted away (Raft §7, Figure 13). Chunks go in order, one at a time;
+    /// the follower answers each with [`Message::InstallSnapshotResponse`], and the
+    /// last one (once installed) with an [`Message::AppendEntriesResponse`] matching
+    /// through `meta.index`.
+    InstallSnapshot {
+        /// The leader's term.
+        term: Term,
+        /// Which snapshot this chunk belongs to.
+        meta: SnapshotMeta,
+        /// Byte offset of `data` within the snapshot's data.
+        offset: u64,
+        /// The chunk, at most `max_snapshot_chunk_bytes`.
+        data: Bytes,
+        /// This is the last chunk.
+        done: bool,
+    },
+    /// A follower's answer to a chunk: how many bytes of the snapshot it holds, which
+    /// is where the leader continues (or restarts, after a lost or reordered chunk).
+    InstallSnapshotResponse {
+        /// The follower's term.
+        term: Term,
+        /// The `meta.index` of the snapshot the chunk belonged to.
+        snapshot_index: LogIndex,
+        /// The byte offset the follower expects next.
+        next_offset: u64,
+    },
 }
 
 impl Message {
@@ -59,7 +87,9 @@ impl Message {
             Message::RequestVote { term, .. }
             | Message::RequestVoteResponse { term, .. }
             | Message::AppendEntries { term, .. }
-            | Message::AppendEntriesResponse { term, .. } => *term,
+            | Message::AppendEntriesResponse { term, .. }
+            | Message::InstallSnapshot { term, .. }
+            | Message::InstallSnapshotResponse { term, .. } => *term,
         }
     }
 }

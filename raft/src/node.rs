@@ -4,9 +4,11 @@
 use crate::election::{ElectionTimer, VoteTally};
 use crate::log::RaftLog;
 use crate::progress::{Progress, ProgressState};
+use crate::snapshot::{ChunkOutcome, SnapshotReceiver};
 use crate::{
     AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
-    LogStorage, MemStorage, Message, ProposeError, Record, StorageError, Term,
+    LogStorage, MemStorage, Membership, Message, ProposeError, Record, Snapshot, SnapshotError,
+    SnapshotMeta, StorageError, Term,
 };
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -36,6 +38,15 @@ pub enum Request {
     /// Append several commands at once. Answered with [`Event::ProposedBatch`] or
     /// [`Event::ProposalRefused`].
     ProposeBatch(Vec<Bytes>),
+    /// The application has captured its state after applying `index` as `data`:
+    /// persist it as a snapshot and compact the log through `index` (Raft §7).
+    /// Answered with [`Event::SnapshotTaken`] or [`Event::SnapshotRefused`].
+    Snapshot {
+        /// An applied index, after the current snapshot.
+        index: LogIndex,
+        /// The application's state at `index`, opaque to Raft.
+        data: Bytes,
+    },
 }
 
 /// What a Raft node tells the application.
@@ -73,6 +84,15 @@ pub enum Event {
     },
     /// The node's [`LogStorage`] failed; the input that hit the failure was dropped.
     StorageFailed(StorageError),
+    /// A snapshot was persisted and the log compacted through `meta.index`.
+    SnapshotTaken(SnapshotMeta),
+    /// A snapshot request was refused; nothing was written.
+    SnapshotRefused(SnapshotError),
+    /// Replace the application's state with this snapshot (Raft §7): emitted when a
+    /// follower has installed one from its leader, and on the first step after a
+    /// restart from storage that holds one. The next [`Event::Committed`] is the
+    /// entry at `meta.index + 1`.
+    RestoreSnapshot(Snapshot),
 }
 
 type Out = Actions<Message, Record, Event>;
@@ -110,6 +130,12 @@ pub struct RaftNode<S = MemStorage> {
     pending: VecDeque<(LogIndex, u64)>,
     pending_bytes: u64,
     scratch: Vec<Entry>,
+    /// The configuration in force.
+    membership: Membership,
+    /// A snapshot arriving from the leader in chunks (bounded by that snapshot's size).
+    receiver: Option<SnapshotReceiver>,
+    /// Storage held a snapshot at start-up; hand it to the application first.
+    restore_pending: bool,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -128,7 +154,11 @@ impl<S: LogStorage> RaftNode<S> {
         let voters =
             Majority::new(config.voters.iter().copied()).map_err(|_| ConfigError::NoVoters)?;
         let hard_state = storage.hard_state();
+        let restore_pending = storage.snapshot_meta().is_some();
         Ok(RaftNode {
+            membership: Membership::new(config.voters.iter().copied()),
+            receiver: None,
+            restore_pending,
             election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
             voters,
             role: Role::Follower,
@@ -189,6 +219,14 @@ impl<S: LogStorage> RaftNode<S> {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+    /// Index of the latest snapshot (the compaction point; 0 without one).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.log.storage.first_index().prev()
+    }
+    /// The configuration in force.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
     }
     /// How the leader sees a follower: its state and match index.
     pub fn follower_progress(&self, id: NodeId) -> Option<(ProgressState, LogIndex)> {
@@ -298,6 +336,71 @@ impl<S: LogStorage> RaftNode<S> {
         out.persist_in_background(PersistToken(last.0), record);
         self.send_appends_to_all(out);
         Ok((first, last, term))
+    }
+
+    /// Persist a snapshot of the application's state at the applied `index` and
+    /// compact the log through it (Raft §7). `data` is opaque to Raft; it is sent to
+    /// followers that fall behind the compaction point and handed back on restart.
+    /// [`Request::Snapshot`] does the same through [`Node::step`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use synod_core::{Actions, Input, Node, NodeId, PersistToken};
+    /// use synod_raft::{Config, LogIndex, MemStorage, RaftNode, Role, SnapshotError};
+    ///
+    /// let mut node = RaftNode::new(Config::new(NodeId(1), [NodeId(1)]), MemStorage::new())?;
+    /// let mut out = Actions::new();
+    /// while node.role() != Role::Leader {
+    ///     node.step(Input::Tick, &mut out);
+    /// }
+    /// let (index, _) = node.propose(Bytes::from_static(b"x=1"), &mut out)?;
+    /// assert!(matches!(
+    ///     node.snapshot(index, Bytes::from_static(b"{x: 1}"), &mut out),
+    ///     Err(SnapshotError::NotApplied { .. })
+    /// ));
+    /// node.step(Input::Persisted(PersistToken(index.0)), &mut out); // now committed
+    /// let meta = node.snapshot(index, Bytes::from_static(b"{x: 1}"), &mut out)?;
+    /// assert_eq!((meta.index, node.snapshot_index()), (index, index));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(
+        &mut self,
+        index: LogIndex,
+        data: Bytes,
+        out: &mut Out,
+    ) -> Result<SnapshotMeta, SnapshotError> {
+        let snapshot_index = self.snapshot_index();
+        if index <= snapshot_index {
+            return Err(SnapshotError::AlreadyCompacted {
+                index,
+                snapshot: snapshot_index,
+            });
+        }
+        if index > self.log.applied {
+            return Err(SnapshotError::NotApplied {
+                index,
+                applied: self.log.applied,
+            });
+        }
+        let term = self.log.storage.term(index)?;
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership: self.membership_at(index),
+        };
+        let record = Record::Snapshot(Snapshot {
+            meta: meta.clone(),
+            data,
+        });
+        self.log.write(&record)?;
+        self.log.durable = self.log.last_index();
+        out.persist(record);
+        Ok(meta)
+    }
+
+    /// The configuration in force at `index` (at most the last index).
+    fn membership_at(&self, _index: LogIndex) -> Membership {
+        self.membership.clone()
     }
 
     // ----- timers -----
@@ -496,10 +599,18 @@ impl<S: LogStorage> RaftNode<S> {
             self.config.max_inflight_messages,
             self.config.max_inflight_bytes,
         );
+        if pr.state == ProgressState::Snapshot {
+            return self.send_snapshot_chunk(slot, out);
+        }
         while !pr.is_paused(max_msgs, max_bytes) {
             let prev = pr.next_index.prev();
             let Some(prev_term) = self.log.term(prev) else {
-                return; // behind the compaction point: snapshots (later work)
+                // The follower needs entries compacted away: send the snapshot (§7).
+                let Some(meta) = self.log.storage.snapshot_meta() else {
+                    return;
+                };
+                pr.become_snapshot(meta.index);
+                return self.send_snapshot_chunk(slot, out);
             };
             let last = self.log.last_index();
             let mut entries = Vec::new();
@@ -530,7 +641,8 @@ impl<S: LogStorage> RaftNode<S> {
                 },
             );
             match pr.state {
-                ProgressState::Probe => {
+                // (Snapshot state returned above.)
+                ProgressState::Probe | ProgressState::Snapshot => {
                     pr.probe_sent = true;
                     return;
                 }
@@ -543,12 +655,104 @@ impl<S: LogStorage> RaftNode<S> {
         }
     }
 
+    /// Send the next chunk of the snapshot to the follower at `slot`, unless one is
+    /// outstanding (stop-and-wait: one chunk in flight, so a lagging follower costs at
+    /// most `max_snapshot_chunk_bytes` of buffered sends).
+    fn send_snapshot_chunk(&mut self, slot: usize, out: &mut Out) {
+        let (to, pr) = &mut self.progress[slot];
+        let Some(send) = pr.snapshot.as_mut() else {
+            return;
+        };
+        if send.sent_end.is_some() {
+            return;
+        }
+        let Some(meta) = self.log.storage.snapshot_meta() else {
+            return;
+        };
+        let data = match self.log.storage.snapshot_data() {
+            Ok(data) => data,
+            Err(e) => {
+                out.emit(Event::StorageFailed(e));
+                return;
+            }
+        };
+        if meta.index != send.index {
+            // The leader took a newer snapshot meanwhile: send that one instead.
+            *send = crate::snapshot::SnapshotSend {
+                index: meta.index,
+                offset: 0,
+                sent_end: None,
+                progressed: false,
+            };
+        }
+        let len = data.len() as u64;
+        let start = send.offset.min(len);
+        let end = start
+            .saturating_add(self.config.max_snapshot_chunk_bytes)
+            .min(len);
+        send.sent_end = Some(end);
+        // Both bounds fit in usize: they are at most the length of `data`.
+        let chunk = data.slice(start as usize..end as usize);
+        out.send(
+            *to,
+            Message::InstallSnapshot {
+                term: self.term,
+                meta,
+                offset: start,
+                data: chunk,
+                done: end == len,
+            },
+        );
+    }
+
+    fn handle_snapshot_response(
+        &mut self,
+        from: NodeId,
+        snapshot_index: LogIndex,
+        next_offset: u64,
+        out: &mut Out,
+    ) {
+        let Some(slot) = self.progress.iter().position(|(id, _)| *id == from) else {
+            return;
+        };
+        let pr = &mut self.progress[slot].1;
+        pr.recent_active = true;
+        let Some(send) = pr.snapshot.as_mut() else {
+            return;
+        };
+        if snapshot_index != send.index {
+            return; // about another snapshot: stale
+        }
+        if send.sent_end == Some(next_offset) {
+            // The outstanding chunk arrived: send the next one right away.
+            send.offset = next_offset;
+            send.sent_end = None;
+            send.progressed = true;
+            self.send_snapshot_chunk(slot, out);
+        } else if next_offset != send.offset {
+            // A lost, duplicated or reordered chunk: continue from where the
+            // follower says it is, at the next heartbeat (so duplicated answers
+            // cannot multiply the chunks in flight).
+            send.offset = next_offset;
+        }
+    }
+
     fn send_heartbeats(&mut self, out: &mut Out) {
         let last = self.log.last_index();
         for slot in 0..self.progress.len() {
             let pr = &mut self.progress[slot].1;
             match pr.state {
                 ProgressState::Probe => pr.probe_sent = false, // retry the probe
+                ProgressState::Snapshot => {
+                    // No chunk acknowledged for a whole interval: resend from where
+                    // the follower last said it was.
+                    if let Some(send) = pr.snapshot.as_mut() {
+                        if !send.progressed {
+                            send.sent_end = None;
+                        }
+                        send.progressed = false;
+                    }
+                }
                 ProgressState::Replicate => {
                     if pr.match_index == pr.match_at_heartbeat && pr.match_index < last {
                         // Nothing acknowledged for a whole interval: appends were
@@ -599,7 +803,10 @@ impl<S: LogStorage> RaftNode<S> {
                 hint,
             } => {
                 let pr = &self.progress[slot].1;
-                if rejected_prev <= pr.match_index || rejected_prev >= pr.next_index {
+                if pr.state == ProgressState::Snapshot
+                    || rejected_prev <= pr.match_index
+                    || rejected_prev >= pr.next_index
+                {
                     return; // stale or duplicated rejection
                 }
                 let floor = pr.match_index.next();
@@ -772,6 +979,63 @@ impl<S: LogStorage> RaftNode<S> {
         );
     }
 
+    /// A chunk of the leader's snapshot (Raft §7, Figure 13).
+    fn handle_install_snapshot(
+        &mut self,
+        from: NodeId,
+        meta: SnapshotMeta,
+        offset: u64,
+        data: Bytes,
+        done: bool,
+        out: &mut Out,
+    ) {
+        self.election.reset();
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(self.term, Some(from), out);
+        }
+        if meta.index <= self.log.committed {
+            // We already hold (a newer state than) this snapshot; our log matches the
+            // leader's through it, as every committed prefix does (§5.4).
+            self.receiver = None;
+            let outcome = AppendOutcome::Matched {
+                match_index: meta.index,
+            };
+            return self.respond_append(from, outcome, out);
+        }
+        // A snapshot from the future, or without voters, is malformed: ignore it.
+        if meta.term > self.term || meta.index == LogIndex(0) || meta.membership.voters.is_empty() {
+            return;
+        }
+        let snapshot_index = meta.index;
+        match SnapshotReceiver::accept(&mut self.receiver, &meta, offset, &data, done) {
+            ChunkOutcome::Expect(next_offset) => out.send(
+                from,
+                Message::InstallSnapshotResponse {
+                    term: self.term,
+                    snapshot_index,
+                    next_offset,
+                },
+            ),
+            ChunkOutcome::Complete(snapshot) => self.install_snapshot(from, snapshot, out),
+        }
+    }
+
+    /// Install a complete snapshot from the leader: persist it as a barrier (storage
+    /// keeps a log suffix that matches it, §7), tell the application, answer.
+    fn install_snapshot(&mut self, from: NodeId, snapshot: Snapshot, out: &mut Out) {
+        let index = snapshot.meta.index;
+        if !self.persist_barrier(Record::Snapshot(snapshot.clone()), out) {
+            return;
+        }
+        self.log.committed = self.log.committed.max(index);
+        self.log.applied = index;
+        out.emit(Event::RestoreSnapshot(snapshot));
+        // Entries kept after the snapshot may already be known committed.
+        self.apply_committed(out);
+        let outcome = AppendOutcome::Matched { match_index: index };
+        self.respond_append(from, outcome, out);
+    }
+
     fn respond_append(&mut self, to: NodeId, outcome: AppendOutcome, out: &mut Out) {
         out.send(
             to,
@@ -859,14 +1123,16 @@ impl<S: LogStorage> RaftNode<S> {
                     granted: true,
                     ..
                 } => {}
-                Message::AppendEntries { .. } => self.become_follower(msg_term, Some(from), out),
+                Message::AppendEntries { .. } | Message::InstallSnapshot { .. } => {
+                    self.become_follower(msg_term, Some(from), out)
+                }
                 _ => self.become_follower(msg_term, None, out),
             }
         } else if msg_term < self.term {
             // Tell a stale leader or pre-candidate about the newer term, so it steps
             // down; everything else from the past is ignored.
             match msg {
-                Message::AppendEntries { .. } => {
+                Message::AppendEntries { .. } | Message::InstallSnapshot { .. } => {
                     let outcome = AppendOutcome::Matched {
                         match_index: LogIndex(0),
                     };
@@ -924,6 +1190,27 @@ impl<S: LogStorage> RaftNode<S> {
                     self.handle_append_response(from, outcome, out);
                 }
             }
+            Message::InstallSnapshot {
+                meta,
+                offset,
+                data,
+                done,
+                ..
+            } => {
+                if self.role == Role::Leader {
+                    return; // two leaders in one term cannot happen (§5.2); ignore
+                }
+                self.handle_install_snapshot(from, meta, offset, data, done, out);
+            }
+            Message::InstallSnapshotResponse {
+                snapshot_index,
+                next_offset,
+                ..
+            } => {
+                if self.role == Role::Leader {
+                    self.handle_snapshot_response(from, snapshot_index, next_offset, out);
+                }
+            }
         }
     }
 
@@ -964,6 +1251,19 @@ impl<S: LogStorage> Node for RaftNode<S> {
     }
 
     fn step(&mut self, input: Input<Message, Request>, out: &mut Out) {
+        if self.restore_pending {
+            // Restarted from storage holding a snapshot: the application restores it
+            // before anything else (its first Committed entry follows the snapshot).
+            self.restore_pending = false;
+            match (
+                self.log.storage.snapshot_meta(),
+                self.log.storage.snapshot_data(),
+            ) {
+                (Some(meta), Ok(data)) => out.emit(Event::RestoreSnapshot(Snapshot { meta, data })),
+                (_, Err(e)) => out.emit(Event::StorageFailed(e)),
+                (None, Ok(_)) => {}
+            }
+        }
         match input {
             Input::Tick => self.tick(out),
             Input::Message { from, msg } => self.handle_message(from, msg, out),
@@ -975,6 +1275,12 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 match self.propose_batch(&commands, out) {
                     Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
                     Err(e) => out.emit(Event::ProposalRefused(e)),
+                }
+            }
+            Input::Request(Request::Snapshot { index, data }) => {
+                match self.snapshot(index, data, out) {
+                    Ok(meta) => out.emit(Event::SnapshotTaken(meta)),
+                    Err(e) => out.emit(Event::SnapshotRefused(e)),
                 }
             }
             Input::Persisted(PersistToken(token)) => {

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use synod_core::{Actions, Input, Node, NodeId, PersistToken};
 use synod_raft::{
     AppendOutcome, Config, ConflictHint, Entry, EntryKind, LogIndex, LogStorage, MemStorage,
-    Message, RaftNode, Request, Term,
+    Membership, Message, RaftNode, Request, SnapshotMeta, Term,
 };
 
 fn index() -> impl Strategy<Value = LogIndex> {
@@ -15,6 +15,10 @@ fn index() -> impl Strategy<Value = LogIndex> {
 }
 fn term() -> impl Strategy<Value = Term> {
     prop_oneof![0u64..5, Just(u64::MAX)].prop_map(Term)
+}
+/// Byte offsets of snapshot chunks: small, and near `u64::MAX`.
+fn offset() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..12, Just(u64::MAX), Just(u64::MAX - 2)]
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -70,6 +74,35 @@ fn message() -> impl Strategy<Value = Message> {
             term,
             outcome: AppendOutcome::Matched { match_index }
         }),
+        (
+            term(),
+            index(),
+            term(),
+            prop::sample::select(vec![vec![], vec![1u64, 2, 3], vec![1, 4]]),
+            offset(),
+            prop::collection::vec(any::<u8>(), 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(term, index, last_term, voters, offset, data, done)| {
+                Message::InstallSnapshot {
+                    term,
+                    meta: SnapshotMeta {
+                        index,
+                        term: last_term,
+                        membership: Membership::new(voters.into_iter().map(NodeId)),
+                    },
+                    offset,
+                    data: Bytes::from(data),
+                    done,
+                }
+            }),
+        (term(), index(), offset()).prop_map(|(term, snapshot_index, next_offset)| {
+            Message::InstallSnapshotResponse {
+                term,
+                snapshot_index,
+                next_offset,
+            }
+        }),
         (term(), index(), hint).prop_map(|(term, rejected_prev, hint)| {
             Message::AppendEntriesResponse {
                 term,
@@ -88,6 +121,7 @@ enum Step {
     Deliver(u64, Message),
     Propose,
     Persisted(u64),
+    Snapshot(LogIndex),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -96,11 +130,13 @@ fn step() -> impl Strategy<Value = Step> {
         6 => ((1u64..=4), message()).prop_map(|(from, m)| Step::Deliver(from, m)),
         1 => Just(Step::Propose),
         1 => (0u64..10).prop_map(Step::Persisted),
+        1 => index().prop_map(Step::Snapshot),
     ]
 }
 
-// Any sequence of ticks, proposals, acknowledgements and messages (from members and
-// from the unknown node 4) leaves the node without a panic, with a gap-free log,
+// Any sequence of ticks, proposals, snapshot requests at any index, acknowledgements
+// and messages — snapshot chunks at arbitrary offsets and indices near `u64::MAX`
+// included — (from members and from the unknown node 4) leaves the node without a panic, with a gap-free log,
 // a commit index within its log, and terms that never decrease along the log.
 #[test]
 fn arbitrary_message_sequences_never_panic() {
@@ -121,21 +157,30 @@ fn arbitrary_message_sequences_never_panic() {
                     },
                     Step::Propose => Input::Request(Request::Propose(Bytes::from_static(b"p"))),
                     Step::Persisted(t) => Input::Persisted(PersistToken(t)),
+                    Step::Snapshot(index) => Input::Request(Request::Snapshot {
+                        index,
+                        data: Bytes::from_static(b"state"),
+                    }),
                 };
                 node.step(input, &mut out);
                 out.clear();
                 let storage = node.storage();
                 prop_assert!(node.commit_index() <= storage.last_index());
                 prop_assert!(node.applied_index() <= node.commit_index());
+                // A snapshot covers applied entries only.
+                prop_assert!(node.snapshot_index() <= node.applied_index());
+                let first = storage.first_index();
                 let mut entries = Vec::new();
-                if storage.last_index().0 > 0 {
+                if storage.last_index() >= first {
                     storage
-                        .entries(LogIndex(1), storage.last_index(), u64::MAX, &mut entries)
+                        .entries(first, storage.last_index(), u64::MAX, &mut entries)
                         .unwrap();
                 }
-                for (i, pair) in entries.windows(2).enumerate() {
-                    prop_assert_eq!(pair[0].index.0, i as u64 + 1);
-                    prop_assert!(pair[0].term <= pair[1].term);
+                let mut prev_term = storage.term(first.prev()).unwrap();
+                for (i, e) in entries.iter().enumerate() {
+                    prop_assert_eq!(e.index.0, first.0 + i as u64);
+                    prop_assert!(prev_term <= e.term);
+                    prev_term = e.term;
                 }
             }
             Ok(())

@@ -15,7 +15,18 @@ const HORIZON: u64 = 60 * ELECTION;
 /// Run a proposal workload under `schedule`, then heal and require liveness: a leader
 /// exists and every node applies the leader's whole committed log.
 fn run(seed: u64, nodes: u64, schedule: &FaultSchedule, breakage: Breakage) -> Result<(), String> {
-    let (mut sim, _observer) = cluster(SimConfig::new(seed), nodes, breakage);
+    run_with(seed, nodes, schedule, breakage, AppOptions::default())
+}
+
+/// [`run`] with an application that snapshots as `app` says.
+fn run_with(
+    seed: u64,
+    nodes: u64,
+    schedule: &FaultSchedule,
+    breakage: Breakage,
+    app: AppOptions,
+) -> Result<(), String> {
+    let (mut sim, _observer) = cluster_with(SimConfig::new(seed), nodes, breakage, app);
     let ids = ids(nodes);
     let schedule = schedule
         .clone()
@@ -85,6 +96,29 @@ fn safety_and_liveness_three_nodes() {
     sim_runner(proptest_cases(24))
         .run(&strategy, |(seed, schedule)| {
             run(seed, 3, &schedule, Breakage::default()).map_err(TestCaseError::fail)
+        })
+        .unwrap();
+}
+
+// The same invariants with snapshots and compaction in play (Raft §7): every node
+// snapshots after a random number of applied entries (1 to 8, so compaction lands at
+// arbitrary points, before and after crashes), and snapshots travel in chunks of a
+// random size over the faulty links; restored snapshots must equal the applied log.
+#[test]
+fn safety_and_liveness_with_snapshots() {
+    let strategy = (
+        any::<u64>(),
+        1u64..=8,
+        1u64..=64,
+        Faults::new(&ids(3), HORIZON).max_faults(10).strategy(),
+    );
+    sim_runner(proptest_cases(16))
+        .run(&strategy, |(seed, every, chunk, schedule)| {
+            let app = AppOptions {
+                snapshot_every: every,
+                chunk_bytes: chunk,
+            };
+            run_with(seed, 3, &schedule, Breakage::default(), app).map_err(TestCaseError::fail)
         })
         .unwrap();
 }
