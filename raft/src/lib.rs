@@ -19,7 +19,11 @@
 //!   leader — the up-to-date vote check (§5.4.1) and the current-term commit rule
 //!   (§5.4.2, Figure 8).
 //! - **State-machine safety**: every node emits the same entry at each index, each
-//!   [`Event::Committed`] exactly once per node lifetime, in log order.
+//!   [`Event::Committed`] exactly once per node lifetime, in log order — after
+//!   [`Event::RestoreSnapshot`] when it starts from a snapshot.
+//! - **Compaction** (§7): a snapshot covers only applied entries; a follower behind
+//!   the leader's compaction point receives the snapshot in bounded, offset-checked
+//!   chunks and keeps the part of its log that matches it.
 //! - **Liveness** once the network is stable: pre-vote (thesis §9.6) and check-quorum
 //!   (thesis §6.2) keep a node that rejoins from a partition from deposing a healthy
 //!   leader; randomized election timeouts from a seeded generator elect a new one.
@@ -40,6 +44,11 @@
 //! 3. Perform the actions in order: `Persist(record)` durably before anything after it;
 //!    `PersistInBackground` (the leader's own appends, thesis §10.2.1) may overlap the
 //!    sends that follow; hand `Emit`s to the application.
+//! 4. Apply [`Event::Committed`] entries; on [`Event::RestoreSnapshot`] replace the
+//!    application's state with the snapshot's data (on restart this is the first
+//!    output). Every so often, hand the node a snapshot of the applied state with
+//!    [`Request::Snapshot`]; it persists a [`Record::Snapshot`] and the storage
+//!    compacts the log (Raft §7).
 //!
 //! ## Example
 //!
@@ -76,9 +85,9 @@
 //!
 //! ## Not yet here
 //!
-//! Snapshots and log compaction (the log already carries a first index), membership
-//! changes (votes are counted through `synod-quorum`, ready for joint quorums),
-//! ReadIndex and lease reads, leadership transfer.
+//! Membership changes (joint consensus, learners; the [`Membership`] type already
+//! rides in snapshot metadata, and votes are counted through `synod-quorum`, ready for
+//! joint quorums), ReadIndex and lease reads, leadership transfer.
 //!
 //! ## Feature flags
 //!
