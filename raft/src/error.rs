@@ -51,6 +51,13 @@ pub enum ProposeError {
         /// The limit.
         max: u64,
     },
+    /// The leader is handing over leadership (thesis §3.10) and accepts no proposals
+    /// until the transfer completes or aborts; retry at the new leader.
+    #[error("leadership is being transferred to {target}")]
+    TransferInProgress {
+        /// The node taking over.
+        target: NodeId,
+    },
     /// Too many bytes are proposed but not yet committed
     /// ([`Config::max_uncommitted_bytes`](crate::Config::max_uncommitted_bytes)); retry
     /// once earlier proposals commit.
@@ -61,6 +68,23 @@ pub enum ProposeError {
         /// The limit.
         max: u64,
     },
+}
+
+/// Why a leadership transfer was refused (thesis §3.10). Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// Only the leader can hand over leadership.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term, if any.
+        leader: Option<NodeId>,
+    },
+    /// The target is not another voter.
+    #[error("{0} is not another voter")]
+    NotAVoter(NodeId),
+    /// A transfer is already under way.
+    #[error("a transfer to {0} is already under way")]
+    InProgress(NodeId),
 }
 
 /// Why the node refused to take a snapshot. Nothing was written.

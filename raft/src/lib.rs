@@ -27,6 +27,8 @@
 //! - **Liveness** once the network is stable: pre-vote (thesis §9.6) and check-quorum
 //!   (thesis §6.2) keep a node that rejoins from a partition from deposing a healthy
 //!   leader; randomized election timeouts from a seeded generator elect a new one.
+//!   [`Request::TransferLeadership`] hands leadership to an up-to-date voter
+//!   (thesis §3.10) or aborts after an election timeout.
 //!
 //! ## What it assumes
 //!
@@ -87,7 +89,7 @@
 //!
 //! Membership changes (joint consensus, learners; the [`Membership`] type already
 //! rides in snapshot metadata, and votes are counted through `synod-quorum`, ready for
-//! joint quorums), ReadIndex and lease reads, leadership transfer.
+//! joint quorums), ReadIndex and lease reads.
 //!
 //! ## Feature flags
 //!
@@ -109,7 +111,7 @@ mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError, SnapshotError};
+pub use error::{ConfigError, ProposeError, SnapshotError, TransferError};
 pub use membership::Membership;
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};

@@ -20,6 +20,11 @@ pub enum Message {
         last_log_index: LogIndex,
         /// Term of the candidate's last entry.
         last_log_term: Term,
+        /// The candidate campaigns because the leader handed over leadership
+        /// ([`Message::TimeoutNow`], thesis §3.10): voters answer even while they
+        /// consider the current leader alive (thesis §4.2.3).
+        #[cfg_attr(feature = "serde", serde(default))]
+        transfer: bool,
     },
     /// The answer to a [`Message::RequestVote`].
     RequestVoteResponse {
@@ -68,6 +73,12 @@ pub enum Message {
         /// This is the last chunk.
         done: bool,
     },
+    /// Leadership transfer (thesis §3.10): the leader tells an up-to-date follower to
+    /// start an election at once, without pre-vote.
+    TimeoutNow {
+        /// The leader's term.
+        term: Term,
+    },
     /// A follower's answer to a chunk: how many bytes of the snapshot it holds, which
     /// is where the leader continues (or restarts, after a lost or reordered chunk).
     InstallSnapshotResponse {
@@ -89,7 +100,8 @@ impl Message {
             | Message::AppendEntries { term, .. }
             | Message::AppendEntriesResponse { term, .. }
             | Message::InstallSnapshot { term, .. }
-            | Message::InstallSnapshotResponse { term, .. } => *term,
+            | Message::InstallSnapshotResponse { term, .. }
+            | Message::TimeoutNow { term } => *term,
         }
     }
 }

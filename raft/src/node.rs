@@ -8,7 +8,7 @@ use crate::snapshot::{ChunkOutcome, SnapshotReceiver};
 use crate::{
     AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
     LogStorage, MemStorage, Membership, Message, ProposeError, Record, Snapshot, SnapshotError,
-    SnapshotMeta, StorageError, Term,
+    SnapshotMeta, StorageError, Term, TransferError,
 };
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -38,6 +38,12 @@ pub enum Request {
     /// Append several commands at once. Answered with [`Event::ProposedBatch`] or
     /// [`Event::ProposalRefused`].
     ProposeBatch(Vec<Bytes>),
+    /// Hand leadership to another voter (thesis §3.10): the leader stops accepting
+    /// proposals, brings the target up to date and tells it to campaign at once
+    /// ([`Message::TimeoutNow`]). Refused with [`Event::TransferRefused`]; if the
+    /// target has not taken over within an election timeout the leader emits
+    /// [`Event::TransferAborted`] and accepts proposals again.
+    TransferLeadership(NodeId),
     /// The application has captured its state after applying `index` as `data`:
     /// persist it as a snapshot and compact the log through `index` (Raft §7).
     /// Answered with [`Event::SnapshotTaken`] or [`Event::SnapshotRefused`].
@@ -84,6 +90,14 @@ pub enum Event {
     },
     /// The node's [`LogStorage`] failed; the input that hit the failure was dropped.
     StorageFailed(StorageError),
+    /// A leadership transfer request was refused.
+    TransferRefused(TransferError),
+    /// The transfer to `target` did not complete within an election timeout; this
+    /// node still leads and accepts proposals again.
+    TransferAborted {
+        /// The node that did not take over.
+        target: NodeId,
+    },
     /// A snapshot was persisted and the log compacted through `meta.index`.
     SnapshotTaken(SnapshotMeta),
     /// A snapshot request was refused; nothing was written.
@@ -136,6 +150,10 @@ pub struct RaftNode<S = MemStorage> {
     receiver: Option<SnapshotReceiver>,
     /// Storage held a snapshot at start-up; hand it to the application first.
     restore_pending: bool,
+    /// A leadership transfer under way: the target, and ticks since it started.
+    transfer: Option<(NodeId, Ticks)>,
+    /// This node campaigns because its leader told it to (thesis §3.10).
+    campaign_transfer: bool,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -159,6 +177,8 @@ impl<S: LogStorage> RaftNode<S> {
             membership: Membership::new(config.voters.iter().copied()),
             receiver: None,
             restore_pending,
+            transfer: None,
+            campaign_transfer: false,
             election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
             voters,
             role: Role::Follower,
@@ -249,6 +269,9 @@ impl<S: LogStorage> RaftNode<S> {
                 leader: self.leader,
             });
         }
+        if let Some((target, _)) = self.transfer {
+            return Err(ProposeError::TransferInProgress { target });
+        }
         let size = data.len() as u64;
         if size > self.config.max_proposal_bytes {
             return Err(ProposeError::TooLarge {
@@ -286,6 +309,9 @@ impl<S: LogStorage> RaftNode<S> {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
+        }
+        if let Some((target, _)) = self.transfer {
+            return Err(ProposeError::TransferInProgress { target });
         }
         let mut total = 0u64;
         for command in commands {
@@ -403,9 +429,71 @@ impl<S: LogStorage> RaftNode<S> {
         self.membership.clone()
     }
 
+    /// Start handing leadership to the voter `target` (thesis §3.10); see
+    /// [`Request::TransferLeadership`]. Proposals are refused until it completes or
+    /// aborts after an election timeout.
+    ///
+    /// ```
+    /// use synod_core::{Actions, NodeId};
+    /// use synod_raft::{Config, MemStorage, RaftNode, TransferError};
+    /// let mut node = RaftNode::new(Config::new(NodeId(1), [1, 2, 3].map(NodeId)), MemStorage::new())?;
+    /// let refused = node.transfer_leadership(NodeId(2), &mut Actions::new());
+    /// assert_eq!(refused, Err(TransferError::NotLeader { leader: None }));
+    /// # Ok::<(), synod_raft::ConfigError>(())
+    /// ```
+    pub fn transfer_leadership(
+        &mut self,
+        target: NodeId,
+        out: &mut Out,
+    ) -> Result<(), TransferError> {
+        if self.role != Role::Leader {
+            return Err(TransferError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if let Some((current, _)) = self.transfer {
+            return Err(TransferError::InProgress(current));
+        }
+        let Some(slot) = self.progress.iter().position(|(id, _)| *id == target) else {
+            return Err(TransferError::NotAVoter(target));
+        };
+        if !self.voters.contains(target) {
+            return Err(TransferError::NotAVoter(target));
+        }
+        self.transfer = Some((target, Ticks::ZERO));
+        self.advance_transfer(slot, out);
+        Ok(())
+    }
+
+    /// If the transfer target at `slot` holds the whole log, tell it to campaign;
+    /// otherwise keep replicating to it.
+    fn advance_transfer(&mut self, slot: usize, out: &mut Out) {
+        let (id, pr) = &self.progress[slot];
+        if self.transfer.map(|(t, _)| t) != Some(*id) {
+            return;
+        }
+        if pr.match_index == self.log.last_index() {
+            out.send(*id, Message::TimeoutNow { term: self.term });
+        } else {
+            self.send_append(slot, out);
+        }
+    }
+
     // ----- timers -----
 
     fn tick(&mut self, out: &mut Out) {
+        if self.role == Role::Leader
+            && let Some((target, elapsed)) = self.transfer.as_mut()
+        {
+            // The target did not take over within an election timeout: abort
+            // (thesis §3.10), so clients are not refused forever.
+            *elapsed += Ticks::ONE;
+            if *elapsed >= self.config.election_ticks {
+                let target = *target;
+                self.transfer = None;
+                out.emit(Event::TransferAborted { target });
+            }
+        }
         if self.role == Role::Leader {
             self.heartbeat_elapsed += Ticks::ONE;
             if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
@@ -494,6 +582,8 @@ impl<S: LogStorage> RaftNode<S> {
         self.progress.clear();
         self.pending.clear();
         self.pending_bytes = 0;
+        self.transfer = None;
+        self.campaign_transfer = false;
         self.election.reset();
         self.set_role(Role::Follower, leader, out);
     }
@@ -528,6 +618,7 @@ impl<S: LogStorage> RaftNode<S> {
         let msg = Message::RequestVote {
             term,
             pre_vote,
+            transfer: self.campaign_transfer && !pre_vote,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
@@ -560,6 +651,8 @@ impl<S: LogStorage> RaftNode<S> {
         self.election.reset();
         self.pending.clear();
         self.pending_bytes = 0;
+        self.transfer = None;
+        self.campaign_transfer = false;
         self.set_role(Role::Leader, Some(self.config.id), out);
         // A no-op of the new term lets the leader commit its predecessors' entries
         // under the current-term rule (Raft §5.4.2, §8).
@@ -780,6 +873,8 @@ impl<S: LogStorage> RaftNode<S> {
             let pr = &mut self.progress[slot].1;
             pr.match_at_heartbeat = pr.match_index;
             self.send_append(slot, out);
+            // A lost TimeoutNow is sent again while the transfer lasts.
+            self.advance_transfer(slot, out);
         }
     }
 
@@ -796,6 +891,7 @@ impl<S: LogStorage> RaftNode<S> {
                 }
                 if self.progress[slot].1.matched(match_index) {
                     self.maybe_commit(out);
+                    self.advance_transfer(slot, out);
                 }
             }
             AppendOutcome::Conflict {
@@ -1002,8 +1098,13 @@ impl<S: LogStorage> RaftNode<S> {
             };
             return self.respond_append(from, outcome, out);
         }
-        // A snapshot from the future, or without voters, is malformed: ignore it.
-        if meta.term > self.term || meta.index == LogIndex(0) || meta.membership.voters.is_empty() {
+        // A snapshot from the future, without voters, or at the last representable
+        // index (no log could follow it) is malformed: ignore it.
+        if meta.term > self.term
+            || meta.index == LogIndex(0)
+            || meta.index == LogIndex(u64::MAX)
+            || meta.membership.voters.is_empty()
+        {
             return;
         }
         let snapshot_index = meta.index;
@@ -1116,23 +1217,28 @@ impl<S: LogStorage> RaftNode<S> {
         let msg_term = msg.term();
         if msg_term > self.term {
             match &msg {
-                Message::RequestVote { .. } if self.in_leader_lease() => return,
+                // A transfer campaign was started by the leader itself (§3.10).
+                Message::RequestVote {
+                    transfer: false, ..
+                } if self.in_leader_lease() => return,
                 Message::RequestVote { pre_vote: true, .. } => {}
                 Message::RequestVoteResponse {
                     pre_vote: true,
                     granted: true,
                     ..
                 } => {}
-                Message::AppendEntries { .. } | Message::InstallSnapshot { .. } => {
-                    self.become_follower(msg_term, Some(from), out)
-                }
+                Message::AppendEntries { .. }
+                | Message::InstallSnapshot { .. }
+                | Message::TimeoutNow { .. } => self.become_follower(msg_term, Some(from), out),
                 _ => self.become_follower(msg_term, None, out),
             }
         } else if msg_term < self.term {
             // Tell a stale leader or pre-candidate about the newer term, so it steps
             // down; everything else from the past is ignored.
             match msg {
-                Message::AppendEntries { .. } | Message::InstallSnapshot { .. } => {
+                Message::AppendEntries { .. }
+                | Message::InstallSnapshot { .. }
+                | Message::TimeoutNow { .. } => {
                     let outcome = AppendOutcome::Matched {
                         match_index: LogIndex(0),
                     };
@@ -1156,6 +1262,7 @@ impl<S: LogStorage> RaftNode<S> {
                 pre_vote,
                 last_log_index,
                 last_log_term,
+                ..
             } => {
                 self.handle_vote_request(from, term, pre_vote, last_log_index, last_log_term, out);
             }
@@ -1201,6 +1308,17 @@ impl<S: LogStorage> RaftNode<S> {
                     return; // two leaders in one term cannot happen (§5.2); ignore
                 }
                 self.handle_install_snapshot(from, meta, offset, data, done, out);
+            }
+            Message::TimeoutNow { .. } => {
+                // Our leader hands over (thesis §3.10): campaign now, skipping
+                // pre-vote, with a flag that lets voters past their leader lease.
+                if self.role == Role::Follower
+                    && self.leader == Some(from)
+                    && self.voters.contains(self.config.id)
+                {
+                    self.campaign_transfer = true;
+                    self.become_candidate(out);
+                }
             }
             Message::InstallSnapshotResponse {
                 snapshot_index,
@@ -1275,6 +1393,11 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 match self.propose_batch(&commands, out) {
                     Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
                     Err(e) => out.emit(Event::ProposalRefused(e)),
+                }
+            }
+            Input::Request(Request::TransferLeadership(target)) => {
+                if let Err(e) = self.transfer_leadership(target, out) {
+                    out.emit(Event::TransferRefused(e));
                 }
             }
             Input::Request(Request::Snapshot { index, data }) => {
@@ -1437,6 +1560,7 @@ mod tests {
         let ask = Message::RequestVote {
             term: Term(1),
             pre_vote: false,
+            transfer: false,
             last_log_index: LogIndex(0),
             last_log_term: Term(0),
         };

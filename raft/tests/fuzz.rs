@@ -35,16 +35,18 @@ fn message() -> impl Strategy<Value = Message> {
     let hint = (proptest::option::of(term()), index())
         .prop_map(|(term, index)| ConflictHint { term, index });
     prop_oneof![
-        (term(), any::<bool>(), index(), term()).prop_map(
-            |(term, pre_vote, last_log_index, last_log_term)| {
+        (term(), any::<bool>(), index(), term(), any::<bool>()).prop_map(
+            |(term, pre_vote, last_log_index, last_log_term, transfer)| {
                 Message::RequestVote {
                     term,
                     pre_vote,
                     last_log_index,
                     last_log_term,
+                    transfer,
                 }
             }
         ),
+        term().prop_map(|term| Message::TimeoutNow { term }),
         (term(), any::<bool>(), any::<bool>()).prop_map(|(term, pre_vote, granted)| {
             Message::RequestVoteResponse {
                 term,
@@ -122,6 +124,7 @@ enum Step {
     Propose,
     Persisted(u64),
     Snapshot(LogIndex),
+    Transfer(u64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -131,6 +134,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Propose),
         1 => (0u64..10).prop_map(Step::Persisted),
         1 => index().prop_map(Step::Snapshot),
+        1 => (1u64..=4).prop_map(Step::Transfer),
     ]
 }
 
@@ -157,6 +161,7 @@ fn arbitrary_message_sequences_never_panic() {
                     },
                     Step::Propose => Input::Request(Request::Propose(Bytes::from_static(b"p"))),
                     Step::Persisted(t) => Input::Persisted(PersistToken(t)),
+                    Step::Transfer(to) => Input::Request(Request::TransferLeadership(NodeId(to))),
                     Step::Snapshot(index) => Input::Request(Request::Snapshot {
                         index,
                         data: Bytes::from_static(b"state"),

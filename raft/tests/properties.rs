@@ -15,7 +15,14 @@ const HORIZON: u64 = 60 * ELECTION;
 /// Run a proposal workload under `schedule`, then heal and require liveness: a leader
 /// exists and every node applies the leader's whole committed log.
 fn run(seed: u64, nodes: u64, schedule: &FaultSchedule, breakage: Breakage) -> Result<(), String> {
-    run_with(seed, nodes, schedule, breakage, AppOptions::default())
+    run_with(
+        seed,
+        nodes,
+        schedule,
+        breakage,
+        AppOptions::default(),
+        false,
+    )
 }
 
 /// [`run`] with an application that snapshots as `app` says.
@@ -25,6 +32,7 @@ fn run_with(
     schedule: &FaultSchedule,
     breakage: Breakage,
     app: AppOptions,
+    transfers: bool,
 ) -> Result<(), String> {
     let (mut sim, _observer) = cluster_with(SimConfig::new(seed), nodes, breakage, app);
     let ids = ids(nodes);
@@ -43,6 +51,15 @@ fn run_with(
                 propose_batch(&mut sim, &data)
             };
             proposed += u64::from(accepted);
+            // Now and then, hand leadership to another node (thesis §3.10).
+            if transfers
+                && proposed % 5 == 4
+                && let Some(l) = leader(&sim)
+            {
+                let target = synod_core::NodeId(sim.now() / TICK % nodes + 1);
+                sim.request(l, synod_raft::Request::TransferLeadership(target))
+                    .map_err(|e| e.to_string())?;
+            }
         }
     }
     // Liveness (Raft §5.2, §5.3): after the heal, within a bounded time, one leader
@@ -100,7 +117,8 @@ fn safety_and_liveness_three_nodes() {
         .unwrap();
 }
 
-// The same invariants with snapshots and compaction in play (Raft §7): every node
+// The same invariants with snapshots, compaction and leadership transfers in play
+// (Raft §7, thesis §3.10): leaders are asked to hand over to random nodes, and every node
 // snapshots after a random number of applied entries (1 to 8, so compaction lands at
 // arbitrary points, before and after crashes), and snapshots travel in chunks of a
 // random size over the faulty links; restored snapshots must equal the applied log.
@@ -118,7 +136,8 @@ fn safety_and_liveness_with_snapshots() {
                 snapshot_every: every,
                 chunk_bytes: chunk,
             };
-            run_with(seed, 3, &schedule, Breakage::default(), app).map_err(TestCaseError::fail)
+            run_with(seed, 3, &schedule, Breakage::default(), app, true)
+                .map_err(TestCaseError::fail)
         })
         .unwrap();
 }
