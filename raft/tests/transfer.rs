@@ -32,6 +32,49 @@ fn refusals(sim: &Cluster, id: NodeId, from: usize) -> Vec<ProposeError> {
         .collect()
 }
 
+/// Transfer from the first leader to another node; whether the target took over
+/// within an election timeout.
+fn transfer_once(seed: u64, breakage: Breakage) -> Result<bool, String> {
+    let (mut sim, _) = cluster(SimConfig::new(seed), 3, breakage);
+    let old = run_to_leader(&mut sim)?;
+    let target = sim.ids().find(|&id| id != old).unwrap();
+    propose(&mut sim, "x");
+    sim.run_for(ELECTION / 2).map_err(|v| v.to_string())?;
+    sim.request(old, Request::TransferLeadership(target))
+        .map_err(|e| e.to_string())?;
+    let start = sim.now();
+    sim.run_until(
+        |s| leader(s) == Some(target) || s.now() > start + ELECTION,
+        1_000_000,
+    )
+    .map_err(|v| v.to_string())?;
+    Ok(leader(&sim) == Some(target))
+}
+
+// Checker check: without the transfer flag on its vote requests (thesis §3.10), the
+// target's campaign is ignored by voters inside their leader lease (§4.2.3), so the
+// transfer does not complete; the success check catches that on most seeds (the old
+// leader may still vote when its own lease has just lapsed).
+#[test]
+fn transfer_check_catches_unflagged_votes() {
+    let broken = Breakage {
+        unflagged_transfer_votes: true,
+        ..Breakage::default()
+    };
+    let mut stuck = 0;
+    for seed in 0..16 {
+        assert!(
+            transfer_once(seed, Breakage::default()).unwrap(),
+            "seed {seed}"
+        );
+        stuck += usize::from(!transfer_once(seed, broken).unwrap());
+    }
+    assert!(
+        stuck >= 8,
+        "the broken transfer got stuck on only {stuck} of 16 seeds"
+    );
+}
+
 // Thesis §3.10: the leader brings a lagging target up to date and sends TimeoutNow;
 // the target wins the next term within an election timeout (no pre-vote, voters
 // past their leader lease), and every committed entry survives.

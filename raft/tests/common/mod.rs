@@ -33,6 +33,9 @@ pub struct Breakage {
     /// next one (no offset check, Raft §7): lost, duplicated or reordered chunks
     /// splice bytes into the wrong place.
     pub splice_chunks: bool,
+    /// Send transfer campaigns' vote requests without the transfer flag, so voters
+    /// that heard from the leader recently ignore them (thesis §4.2.3 vs §3.10).
+    pub unflagged_transfer_votes: bool,
 }
 
 /// How the test application snapshots (6.824's `maxraftstate`, in entries).
@@ -194,7 +197,10 @@ impl Node for TestNode {
         let before = out.len();
         self.raft.step(input, out);
         self.run_app(before, out);
-        if !self.breakage.forget_votes && !self.breakage.commit_everything {
+        if !self.breakage.forget_votes
+            && !self.breakage.commit_everything
+            && !self.breakage.unflagged_transfer_votes
+        {
             return;
         }
         let all: Vec<_> = out.drain().collect();
@@ -229,6 +235,26 @@ impl Node for TestNode {
                         },
                     });
                 }
+                Action::Send {
+                    to,
+                    msg:
+                        Message::RequestVote {
+                            term,
+                            pre_vote,
+                            last_log_index,
+                            last_log_term,
+                            ..
+                        },
+                } if self.breakage.unflagged_transfer_votes => out.push(Action::Send {
+                    to,
+                    msg: Message::RequestVote {
+                        term,
+                        pre_vote,
+                        last_log_index,
+                        last_log_term,
+                        transfer: false,
+                    },
+                }),
                 other => out.push(other),
             }
         }
