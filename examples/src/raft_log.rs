@@ -384,6 +384,14 @@ impl SegmentedLog {
         let touches = match record {
             Record::Entries(entries) => entries.first().map(|e| e.index),
             Record::HardState(_) => None,
+            // Refused before anything is written: the KV service never snapshots,
+            // and replaying one would need the compaction this log does not do yet.
+            Record::Snapshot(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "this log does not store snapshots yet",
+                ));
+            }
         };
         let full = self.active_bytes + self.pending.len() as u64 >= self.options.segment_bytes_max;
         let reaches_back = touches.is_some_and(|i| i < active_first);
@@ -411,6 +419,7 @@ impl SegmentedLog {
                     self.last_index = last.index;
                 }
             }
+            Record::Snapshot(_) => {}
         }
         Ok(())
     }

@@ -59,12 +59,16 @@ pub struct Config {
     pub lease_drift_ticks: Ticks,
     /// Reads waiting at once (local and forwarded); more are refused.
     pub max_pending_reads: usize,
+    /// Bytes of snapshot data in one InstallSnapshot chunk (Raft §7); the leader sends
+    /// one chunk at a time and waits for its acknowledgement.
+    pub max_snapshot_chunk_bytes: u64,
 }
 
 impl Config {
     /// Defaults: election timeout 10 ticks, heartbeat 2, pre-vote and check-quorum on,
     /// 1 MiB per append, 256 messages / 16 MiB in flight, 1 MiB per proposal,
-    /// 64 MiB uncommitted, lease reads off (drift margin 3 ticks), 4,096 pending reads.
+    /// 64 MiB uncommitted, lease reads off (drift margin 3 ticks), 4,096 pending reads,
+    /// 1 MiB snapshot chunks.
     pub fn new(id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> Self {
         Config {
             id,
@@ -83,6 +87,7 @@ impl Config {
             lease_read: false,
             lease_drift_ticks: Ticks(3),
             max_pending_reads: 4096,
+            max_snapshot_chunk_bytes: 1 << 20,
         }
     }
 
@@ -113,6 +118,7 @@ impl Config {
             ("max_uncommitted_bytes", self.max_uncommitted_bytes),
             ("max_apply_bytes", self.max_apply_bytes),
             ("max_pending_reads", self.max_pending_reads as u64),
+            ("max_snapshot_chunk_bytes", self.max_snapshot_chunk_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));

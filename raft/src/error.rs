@@ -1,5 +1,6 @@
 //! Errors, split by who can fix them: the caller's configuration
-//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]); storage failures are
+//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]), read ([`ReadError`]), transfer ([`TransferError`]) or
+//! snapshot request ([`SnapshotError`]); storage failures are
 //! [`StorageError`](crate::StorageError).
 
 use synod_core::{NodeId, Ticks};
@@ -73,6 +74,13 @@ pub enum ProposeError {
         /// The limit.
         max: u64,
     },
+    /// The leader is handing over leadership (thesis §3.10) and accepts no proposals
+    /// until the transfer completes or aborts; retry at the new leader.
+    #[error("leadership is being transferred to {target}")]
+    TransferInProgress {
+        /// The node taking over.
+        target: NodeId,
+    },
 }
 
 /// Why a read was refused or abandoned (thesis §6.4). The application must not answer
@@ -100,4 +108,46 @@ pub enum ReadError {
     /// request kept getting lost, or the leader is cut off).
     #[error("the read timed out")]
     TimedOut,
+}
+
+/// Why a leadership transfer was refused (thesis §3.10). Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// Only the leader can hand over leadership.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term, if any.
+        leader: Option<NodeId>,
+    },
+    /// The target is not another voter.
+    #[error("{0} is not another voter")]
+    NotAVoter(NodeId),
+    /// A transfer is already under way.
+    #[error("a transfer to {0} is already under way")]
+    InProgress(NodeId),
+}
+
+/// Why the node refused to take a snapshot. Nothing was written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The application may only snapshot state it has applied (Raft §7: a snapshot
+    /// covers committed entries only).
+    #[error("index {index} is not applied yet (applied through {applied})")]
+    NotApplied {
+        /// The index asked for.
+        index: crate::LogIndex,
+        /// The highest applied index.
+        applied: crate::LogIndex,
+    },
+    /// The log is already compacted through this index.
+    #[error("index {index} is already compacted (snapshot at {snapshot})")]
+    AlreadyCompacted {
+        /// The index asked for.
+        index: crate::LogIndex,
+        /// The index of the current snapshot.
+        snapshot: crate::LogIndex,
+    },
+    /// The storage failed to write or read.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::StorageError),
 }

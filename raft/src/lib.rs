@@ -19,7 +19,11 @@
 //!   leader — the up-to-date vote check (§5.4.1) and the current-term commit rule
 //!   (§5.4.2, Figure 8).
 //! - **State-machine safety**: every node emits the same entry at each index, each
-//!   [`Event::Committed`] exactly once per node lifetime, in log order.
+//!   [`Event::Committed`] exactly once per node lifetime, in log order — after
+//!   [`Event::RestoreSnapshot`] when it starts from a snapshot.
+//! - **Compaction** (§7): a snapshot covers only applied entries; a follower behind
+//!   the leader's compaction point receives the snapshot in bounded, offset-checked
+//!   chunks and keeps the part of its log that matches it.
 //! - **Linearizable reads** (thesis §6.4): [`Event::ReadReady`] names an index the
 //!   node has applied, and a read of the state machine then reflects every write that
 //!   completed before the read was requested — ReadIndex at the leader (a quorum
@@ -29,6 +33,8 @@
 //! - **Liveness** once the network is stable: pre-vote (thesis §9.6) and check-quorum
 //!   (thesis §6.2) keep a node that rejoins from a partition from deposing a healthy
 //!   leader; randomized election timeouts from a seeded generator elect a new one.
+//!   [`Request::TransferLeadership`] hands leadership to an up-to-date voter
+//!   (thesis §3.10) or aborts after an election timeout.
 //!
 //! ## What it assumes
 //!
@@ -46,6 +52,11 @@
 //! 3. Perform the actions in order: `Persist(record)` durably before anything after it;
 //!    `PersistInBackground` (the leader's own appends, thesis §10.2.1) may overlap the
 //!    sends that follow; hand `Emit`s to the application.
+//! 4. Apply [`Event::Committed`] entries; on [`Event::RestoreSnapshot`] replace the
+//!    application's state with the snapshot's data (on restart this is the first
+//!    output). Every so often, hand the node a snapshot of the applied state with
+//!    [`Request::Snapshot`]; it persists a [`Record::Snapshot`] and the storage
+//!    compacts the log (Raft §7).
 //!
 //! ## Example
 //!
@@ -82,9 +93,9 @@
 //!
 //! ## Not yet here
 //!
-//! Snapshots and log compaction (the log already carries a first index), membership
-//! changes (votes are counted through `synod-quorum`, ready for joint quorums),
-//! leadership transfer.
+//! Membership changes (joint consensus, learners; the [`Membership`] type already
+//! rides in snapshot metadata, and votes are counted through `synod-quorum`, ready for
+//! joint quorums).
 //!
 //! ## Feature flags
 //!
@@ -97,20 +108,24 @@ mod config;
 mod election;
 mod error;
 mod log;
+mod membership;
 mod message;
 mod node;
 mod progress;
 mod read;
 pub mod session;
+mod snapshot;
 mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError, ReadError};
+pub use error::{ConfigError, ProposeError, ReadError, SnapshotError, TransferError};
+pub use membership::Membership;
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};
 pub use progress::ProgressState;
 pub use read::ReadSeq;
+pub use snapshot::{Snapshot, SnapshotMeta};
 pub use storage::{LogStorage, MemStorage, Record, StorageError};
 pub use types::{Entry, EntryKind, HardState, LogIndex, Term};
 

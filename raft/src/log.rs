@@ -41,7 +41,8 @@ impl<S: LogStorage> RaftLog<S> {
 
     /// Term at `index`, `None` if the index is outside what storage holds.
     pub(crate) fn term(&self, index: LogIndex) -> Option<Term> {
-        if index == LogIndex(0) {
+        // The empty prefix has term 0 — unless a snapshot compacted it away.
+        if index == LogIndex(0) && self.storage.first_index() == LogIndex(1) {
             return Some(Term(0));
         }
         self.storage.term(index).ok()

@@ -1,6 +1,6 @@
 //! The messages Raft nodes exchange: plain serde types, payloads as `bytes::Bytes`.
 
-use crate::{Entry, LogIndex, ReadSeq, Term};
+use crate::{Entry, LogIndex, ReadSeq, SnapshotMeta, Term};
 use bytes::Bytes;
 
 /// A message between two Raft nodes. Every message carries the sender's term
@@ -20,6 +20,11 @@ pub enum Message {
         last_log_index: LogIndex,
         /// Term of the candidate's last entry.
         last_log_term: Term,
+        /// The candidate campaigns because the leader handed over leadership
+        /// ([`Message::TimeoutNow`], thesis §3.10): voters answer even while they
+        /// consider the current leader alive (thesis §4.2.3).
+        #[cfg_attr(feature = "serde", serde(default))]
+        transfer: bool,
     },
     /// The answer to a [`Message::RequestVote`].
     RequestVoteResponse {
@@ -83,6 +88,39 @@ pub enum Message {
         /// The read index.
         index: LogIndex,
     },
+    /// One chunk of the leader's snapshot for a follower whose next entry the leader
+    /// has compacted away (Raft §7, Figure 13). Chunks go in order, one at a time;
+    /// the follower answers each with [`Message::InstallSnapshotResponse`], and the
+    /// last one (once installed) with an [`Message::AppendEntriesResponse`] matching
+    /// through `meta.index`.
+    InstallSnapshot {
+        /// The leader's term.
+        term: Term,
+        /// Which snapshot this chunk belongs to.
+        meta: SnapshotMeta,
+        /// Byte offset of `data` within the snapshot's data.
+        offset: u64,
+        /// The chunk, at most `max_snapshot_chunk_bytes`.
+        data: Bytes,
+        /// This is the last chunk.
+        done: bool,
+    },
+    /// Leadership transfer (thesis §3.10): the leader tells an up-to-date follower to
+    /// start an election at once, without pre-vote.
+    TimeoutNow {
+        /// The leader's term.
+        term: Term,
+    },
+    /// A follower's answer to a chunk: how many bytes of the snapshot it holds, which
+    /// is where the leader continues (or restarts, after a lost or reordered chunk).
+    InstallSnapshotResponse {
+        /// The follower's term.
+        term: Term,
+        /// The `meta.index` of the snapshot the chunk belonged to.
+        snapshot_index: LogIndex,
+        /// The byte offset the follower expects next.
+        next_offset: u64,
+    },
 }
 
 impl Message {
@@ -97,6 +135,9 @@ impl Message {
             | Message::ReadHeartbeatResponse { term, .. }
             | Message::ReadIndexRequest { term, .. }
             | Message::ReadIndexResponse { term, .. } => *term,
+            Message::InstallSnapshot { term, .. }
+            | Message::InstallSnapshotResponse { term, .. }
+            | Message::TimeoutNow { term } => *term,
         }
     }
 }

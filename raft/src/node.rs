@@ -5,9 +5,11 @@ use crate::election::{ElectionTimer, VoteTally};
 use crate::log::RaftLog;
 use crate::progress::{Progress, ProgressState};
 use crate::read::ReadState;
+use crate::snapshot::{ChunkOutcome, SnapshotReceiver};
 use crate::{
     AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
-    LogStorage, MemStorage, Message, ProposeError, Record, StorageError, Term,
+    LogStorage, MemStorage, Membership, Message, ProposeError, Record, Snapshot, SnapshotError,
+    SnapshotMeta, StorageError, Term, TransferError,
 };
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -43,6 +45,21 @@ pub enum Request {
     /// Answered with [`Event::ReadReady`] or [`Event::ReadFailed`]; see
     /// [`RaftNode::read`].
     Read(Bytes),
+    /// Hand leadership to another voter (thesis §3.10): the leader stops accepting
+    /// proposals, brings the target up to date and tells it to campaign at once
+    /// ([`Message::TimeoutNow`]). Refused with [`Event::TransferRefused`]; if the
+    /// target has not taken over within an election timeout the leader emits
+    /// [`Event::TransferAborted`] and accepts proposals again.
+    TransferLeadership(NodeId),
+    /// The application has captured its state after applying `index` as `data`:
+    /// persist it as a snapshot and compact the log through `index` (Raft §7).
+    /// Answered with [`Event::SnapshotTaken`] or [`Event::SnapshotRefused`].
+    Snapshot {
+        /// An applied index, after the current snapshot.
+        index: LogIndex,
+        /// The application's state at `index`, opaque to Raft.
+        data: Bytes,
+    },
 }
 
 /// What a Raft node tells the application.
@@ -98,6 +115,23 @@ pub enum Event {
         /// Why.
         error: crate::ReadError,
     },
+    /// A leadership transfer request was refused.
+    TransferRefused(TransferError),
+    /// The transfer to `target` did not complete within an election timeout; this
+    /// node still leads and accepts proposals again.
+    TransferAborted {
+        /// The node that did not take over.
+        target: NodeId,
+    },
+    /// A snapshot was persisted and the log compacted through `meta.index`.
+    SnapshotTaken(SnapshotMeta),
+    /// A snapshot request was refused; nothing was written.
+    SnapshotRefused(SnapshotError),
+    /// Replace the application's state with this snapshot (Raft §7): emitted when a
+    /// follower has installed one from its leader, and on the first step after a
+    /// restart from storage that holds one. The next [`Event::Committed`] is the
+    /// entry at `meta.index + 1`.
+    RestoreSnapshot(Snapshot),
 }
 
 type Out = Actions<Message, Record, Event>;
@@ -137,6 +171,16 @@ pub struct RaftNode<S = MemStorage> {
     scratch: Vec<Entry>,
     /// Linearizable reads in progress (thesis §6.4).
     reads: ReadState,
+    /// The configuration in force.
+    membership: Membership,
+    /// A snapshot arriving from the leader in chunks (bounded by that snapshot's size).
+    receiver: Option<SnapshotReceiver>,
+    /// Storage held a snapshot at start-up; hand it to the application first.
+    restore_pending: bool,
+    /// A leadership transfer under way: the target, and ticks since it started.
+    transfer: Option<(NodeId, Ticks)>,
+    /// This node campaigns because its leader told it to (thesis §3.10).
+    campaign_transfer: bool,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -155,7 +199,13 @@ impl<S: LogStorage> RaftNode<S> {
         let voters =
             Majority::new(config.voters.iter().copied()).map_err(|_| ConfigError::NoVoters)?;
         let hard_state = storage.hard_state();
+        let restore_pending = storage.snapshot_meta().is_some();
         Ok(RaftNode {
+            membership: Membership::new(config.voters.iter().copied()),
+            receiver: None,
+            restore_pending,
+            transfer: None,
+            campaign_transfer: false,
             election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
             voters,
             role: Role::Follower,
@@ -218,6 +268,14 @@ impl<S: LogStorage> RaftNode<S> {
     pub fn config(&self) -> &Config {
         &self.config
     }
+    /// Index of the latest snapshot (the compaction point; 0 without one).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.log.storage.first_index().prev()
+    }
+    /// The configuration in force.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
     /// How the leader sees a follower: its state and match index.
     pub fn follower_progress(&self, id: NodeId) -> Option<(ProgressState, LogIndex)> {
         self.progress
@@ -238,6 +296,9 @@ impl<S: LogStorage> RaftNode<S> {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
+        }
+        if let Some((target, _)) = self.transfer {
+            return Err(ProposeError::TransferInProgress { target });
         }
         let size = data.len() as u64;
         if size > self.config.max_proposal_bytes {
@@ -286,6 +347,9 @@ impl<S: LogStorage> RaftNode<S> {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
+        }
+        if let Some((target, _)) = self.transfer {
+            return Err(ProposeError::TransferInProgress { target });
         }
         let mut total = 0u64;
         for command in &commands {
@@ -338,9 +402,136 @@ impl<S: LogStorage> RaftNode<S> {
         Ok((first, last, term))
     }
 
+    /// Persist a snapshot of the application's state at the applied `index` and
+    /// compact the log through it (Raft §7). `data` is opaque to Raft; it is sent to
+    /// followers that fall behind the compaction point and handed back on restart.
+    /// [`Request::Snapshot`] does the same through [`Node::step`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use synod_core::{Actions, Input, Node, NodeId, PersistToken};
+    /// use synod_raft::{Config, LogIndex, MemStorage, RaftNode, Role, SnapshotError};
+    ///
+    /// let mut node = RaftNode::new(Config::new(NodeId(1), [NodeId(1)]), MemStorage::new())?;
+    /// let mut out = Actions::new();
+    /// while node.role() != Role::Leader {
+    ///     node.step(Input::Tick, &mut out);
+    /// }
+    /// let (index, _) = node.propose(Bytes::from_static(b"x=1"), &mut out)?;
+    /// assert!(matches!(
+    ///     node.snapshot(index, Bytes::from_static(b"{x: 1}"), &mut out),
+    ///     Err(SnapshotError::NotApplied { .. })
+    /// ));
+    /// node.step(Input::Persisted(PersistToken(index.0)), &mut out); // now committed
+    /// let meta = node.snapshot(index, Bytes::from_static(b"{x: 1}"), &mut out)?;
+    /// assert_eq!((meta.index, node.snapshot_index()), (index, index));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(
+        &mut self,
+        index: LogIndex,
+        data: Bytes,
+        out: &mut Out,
+    ) -> Result<SnapshotMeta, SnapshotError> {
+        let snapshot_index = self.snapshot_index();
+        if index <= snapshot_index {
+            return Err(SnapshotError::AlreadyCompacted {
+                index,
+                snapshot: snapshot_index,
+            });
+        }
+        if index > self.log.applied {
+            return Err(SnapshotError::NotApplied {
+                index,
+                applied: self.log.applied,
+            });
+        }
+        let term = self.log.storage.term(index)?;
+        let meta = SnapshotMeta {
+            index,
+            term,
+            membership: self.membership_at(index),
+        };
+        let record = Record::Snapshot(Snapshot {
+            meta: meta.clone(),
+            data,
+        });
+        self.log.write(&record)?;
+        self.log.durable = self.log.last_index();
+        out.persist(record);
+        Ok(meta)
+    }
+
+    /// The configuration in force at `index` (at most the last index).
+    fn membership_at(&self, _index: LogIndex) -> Membership {
+        self.membership.clone()
+    }
+
+    /// Start handing leadership to the voter `target` (thesis §3.10); see
+    /// [`Request::TransferLeadership`]. Proposals are refused until it completes or
+    /// aborts after an election timeout.
+    ///
+    /// ```
+    /// use synod_core::{Actions, NodeId};
+    /// use synod_raft::{Config, MemStorage, RaftNode, TransferError};
+    /// let mut node = RaftNode::new(Config::new(NodeId(1), [1, 2, 3].map(NodeId)), MemStorage::new())?;
+    /// let refused = node.transfer_leadership(NodeId(2), &mut Actions::new());
+    /// assert_eq!(refused, Err(TransferError::NotLeader { leader: None }));
+    /// # Ok::<(), synod_raft::ConfigError>(())
+    /// ```
+    pub fn transfer_leadership(
+        &mut self,
+        target: NodeId,
+        out: &mut Out,
+    ) -> Result<(), TransferError> {
+        if self.role != Role::Leader {
+            return Err(TransferError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if let Some((current, _)) = self.transfer {
+            return Err(TransferError::InProgress(current));
+        }
+        let Some(slot) = self.progress.iter().position(|(id, _)| *id == target) else {
+            return Err(TransferError::NotAVoter(target));
+        };
+        if !self.voters.contains(target) {
+            return Err(TransferError::NotAVoter(target));
+        }
+        self.transfer = Some((target, Ticks::ZERO));
+        self.advance_transfer(slot, out);
+        Ok(())
+    }
+
+    /// If the transfer target at `slot` holds the whole log, tell it to campaign;
+    /// otherwise keep replicating to it.
+    fn advance_transfer(&mut self, slot: usize, out: &mut Out) {
+        let (id, pr) = &self.progress[slot];
+        if self.transfer.map(|(t, _)| t) != Some(*id) {
+            return;
+        }
+        if pr.match_index == self.log.last_index() {
+            out.send(*id, Message::TimeoutNow { term: self.term });
+        } else {
+            self.send_append(slot, out);
+        }
+    }
+
     // ----- timers -----
 
     fn tick(&mut self, out: &mut Out) {
+        if self.role == Role::Leader
+            && let Some((target, elapsed)) = self.transfer.as_mut()
+        {
+            // The target did not take over within an election timeout: abort
+            // (thesis §3.10), so clients are not refused forever.
+            *elapsed += Ticks::ONE;
+            if *elapsed >= self.config.election_ticks {
+                let target = *target;
+                self.transfer = None;
+                out.emit(Event::TransferAborted { target });
+            }
+        }
         if self.role == Role::Leader {
             self.heartbeat_elapsed += Ticks::ONE;
             if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
@@ -433,6 +624,8 @@ impl<S: LogStorage> RaftNode<S> {
         self.progress.clear();
         self.pending.clear();
         self.pending_bytes = 0;
+        self.transfer = None;
+        self.campaign_transfer = false;
         self.election.reset();
         self.set_role(Role::Follower, leader, out);
     }
@@ -467,6 +660,7 @@ impl<S: LogStorage> RaftNode<S> {
         let msg = Message::RequestVote {
             term,
             pre_vote,
+            transfer: self.campaign_transfer && !pre_vote,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
@@ -499,6 +693,8 @@ impl<S: LogStorage> RaftNode<S> {
         self.election.reset();
         self.pending.clear();
         self.pending_bytes = 0;
+        self.transfer = None;
+        self.campaign_transfer = false;
         self.set_role(Role::Leader, Some(self.config.id), out);
         // A no-op of the new term lets the leader commit its predecessors' entries
         // under the current-term rule (Raft §5.4.2, §8).
@@ -538,10 +734,18 @@ impl<S: LogStorage> RaftNode<S> {
             self.config.max_inflight_messages,
             self.config.max_inflight_bytes,
         );
+        if pr.state == ProgressState::Snapshot {
+            return self.send_snapshot_chunk(slot, out);
+        }
         while !pr.is_paused(max_msgs, max_bytes) {
             let prev = pr.next_index.prev();
             let Some(prev_term) = self.log.term(prev) else {
-                return; // behind the compaction point: snapshots (later work)
+                // The follower needs entries compacted away: send the snapshot (§7).
+                let Some(meta) = self.log.storage.snapshot_meta() else {
+                    return;
+                };
+                pr.become_snapshot(meta.index);
+                return self.send_snapshot_chunk(slot, out);
             };
             let last = self.log.last_index();
             // Sized for what is waiting (capped: the byte limit may stop the read
@@ -575,7 +779,8 @@ impl<S: LogStorage> RaftNode<S> {
                 },
             );
             match pr.state {
-                ProgressState::Probe => {
+                // (Snapshot state returned above.)
+                ProgressState::Probe | ProgressState::Snapshot => {
                     pr.probe_sent = true;
                     return;
                 }
@@ -623,12 +828,104 @@ impl<S: LogStorage> RaftNode<S> {
         }
     }
 
+    /// Send the next chunk of the snapshot to the follower at `slot`, unless one is
+    /// outstanding (stop-and-wait: one chunk in flight, so a lagging follower costs at
+    /// most `max_snapshot_chunk_bytes` of buffered sends).
+    fn send_snapshot_chunk(&mut self, slot: usize, out: &mut Out) {
+        let (to, pr) = &mut self.progress[slot];
+        let Some(send) = pr.snapshot.as_mut() else {
+            return;
+        };
+        if send.sent_end.is_some() {
+            return;
+        }
+        let Some(meta) = self.log.storage.snapshot_meta() else {
+            return;
+        };
+        let data = match self.log.storage.snapshot_data() {
+            Ok(data) => data,
+            Err(e) => {
+                out.emit(Event::StorageFailed(e));
+                return;
+            }
+        };
+        if meta.index != send.index {
+            // The leader took a newer snapshot meanwhile: send that one instead.
+            *send = crate::snapshot::SnapshotSend {
+                index: meta.index,
+                offset: 0,
+                sent_end: None,
+                progressed: false,
+            };
+        }
+        let len = data.len() as u64;
+        let start = send.offset.min(len);
+        let end = start
+            .saturating_add(self.config.max_snapshot_chunk_bytes)
+            .min(len);
+        send.sent_end = Some(end);
+        // Both bounds fit in usize: they are at most the length of `data`.
+        let chunk = data.slice(start as usize..end as usize);
+        out.send(
+            *to,
+            Message::InstallSnapshot {
+                term: self.term,
+                meta,
+                offset: start,
+                data: chunk,
+                done: end == len,
+            },
+        );
+    }
+
+    fn handle_snapshot_response(
+        &mut self,
+        from: NodeId,
+        snapshot_index: LogIndex,
+        next_offset: u64,
+        out: &mut Out,
+    ) {
+        let Some(slot) = self.progress.iter().position(|(id, _)| *id == from) else {
+            return;
+        };
+        let pr = &mut self.progress[slot].1;
+        pr.recent_active = true;
+        let Some(send) = pr.snapshot.as_mut() else {
+            return;
+        };
+        if snapshot_index != send.index {
+            return; // about another snapshot: stale
+        }
+        if send.sent_end == Some(next_offset) {
+            // The outstanding chunk arrived: send the next one right away.
+            send.offset = next_offset;
+            send.sent_end = None;
+            send.progressed = true;
+            self.send_snapshot_chunk(slot, out);
+        } else if next_offset != send.offset {
+            // A lost, duplicated or reordered chunk: continue from where the
+            // follower says it is, at the next heartbeat (so duplicated answers
+            // cannot multiply the chunks in flight).
+            send.offset = next_offset;
+        }
+    }
+
     fn send_heartbeats(&mut self, out: &mut Out) {
         let last = self.log.last_index();
         for slot in 0..self.progress.len() {
             let pr = &mut self.progress[slot].1;
             match pr.state {
                 ProgressState::Probe => pr.probe_sent = false, // retry the probe
+                ProgressState::Snapshot => {
+                    // No chunk acknowledged for a whole interval: resend from where
+                    // the follower last said it was.
+                    if let Some(send) = pr.snapshot.as_mut() {
+                        if !send.progressed {
+                            send.sent_end = None;
+                        }
+                        send.progressed = false;
+                    }
+                }
                 ProgressState::Replicate => {
                     if pr.match_index == pr.match_at_heartbeat && pr.match_index < last {
                         // Nothing acknowledged for a whole interval: appends were
@@ -657,6 +954,8 @@ impl<S: LogStorage> RaftNode<S> {
             let pr = &mut self.progress[slot].1;
             pr.match_at_heartbeat = pr.match_index;
             self.send_append(slot, out);
+            // A lost TimeoutNow is sent again while the transfer lasts.
+            self.advance_transfer(slot, out);
         }
     }
 
@@ -673,6 +972,7 @@ impl<S: LogStorage> RaftNode<S> {
                 }
                 if self.progress[slot].1.matched(match_index) {
                     self.maybe_commit(out);
+                    self.advance_transfer(slot, out);
                 }
             }
             AppendOutcome::Conflict {
@@ -680,7 +980,10 @@ impl<S: LogStorage> RaftNode<S> {
                 hint,
             } => {
                 let pr = &self.progress[slot].1;
-                if rejected_prev <= pr.match_index || rejected_prev >= pr.next_index {
+                if pr.state == ProgressState::Snapshot
+                    || rejected_prev <= pr.match_index
+                    || rejected_prev >= pr.next_index
+                {
                     return; // stale or duplicated rejection
                 }
                 let floor = pr.match_index.next();
@@ -859,6 +1162,68 @@ impl<S: LogStorage> RaftNode<S> {
         );
     }
 
+    /// A chunk of the leader's snapshot (Raft §7, Figure 13).
+    fn handle_install_snapshot(
+        &mut self,
+        from: NodeId,
+        meta: SnapshotMeta,
+        offset: u64,
+        data: Bytes,
+        done: bool,
+        out: &mut Out,
+    ) {
+        self.election.reset();
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(self.term, Some(from), out);
+        }
+        if meta.index <= self.log.committed {
+            // We already hold (a newer state than) this snapshot; our log matches the
+            // leader's through it, as every committed prefix does (§5.4).
+            self.receiver = None;
+            let outcome = AppendOutcome::Matched {
+                match_index: meta.index,
+            };
+            return self.respond_append(from, outcome, out);
+        }
+        // A snapshot from the future, without voters, or at the last representable
+        // index (no log could follow it) is malformed: ignore it.
+        if meta.term > self.term
+            || meta.index == LogIndex(0)
+            || meta.index == LogIndex(u64::MAX)
+            || meta.membership.voters.is_empty()
+        {
+            return;
+        }
+        let snapshot_index = meta.index;
+        match SnapshotReceiver::accept(&mut self.receiver, &meta, offset, &data, done) {
+            ChunkOutcome::Expect(next_offset) => out.send(
+                from,
+                Message::InstallSnapshotResponse {
+                    term: self.term,
+                    snapshot_index,
+                    next_offset,
+                },
+            ),
+            ChunkOutcome::Complete(snapshot) => self.install_snapshot(from, snapshot, out),
+        }
+    }
+
+    /// Install a complete snapshot from the leader: persist it as a barrier (storage
+    /// keeps a log suffix that matches it, §7), tell the application, answer.
+    fn install_snapshot(&mut self, from: NodeId, snapshot: Snapshot, out: &mut Out) {
+        let index = snapshot.meta.index;
+        if !self.persist_barrier(Record::Snapshot(snapshot.clone()), out) {
+            return;
+        }
+        self.log.committed = self.log.committed.max(index);
+        self.log.applied = index;
+        out.emit(Event::RestoreSnapshot(snapshot));
+        // Entries kept after the snapshot may already be known committed.
+        self.apply_committed(out);
+        let outcome = AppendOutcome::Matched { match_index: index };
+        self.respond_append(from, outcome, out);
+    }
+
     fn respond_append(&mut self, to: NodeId, outcome: AppendOutcome, out: &mut Out) {
         out.send(
             to,
@@ -939,22 +1304,29 @@ impl<S: LogStorage> RaftNode<S> {
         let msg_term = msg.term();
         if msg_term > self.term {
             match &msg {
-                Message::RequestVote { .. } if self.in_leader_lease() => return,
+                // A transfer campaign was started by the leader itself (§3.10).
+                Message::RequestVote {
+                    transfer: false, ..
+                } if self.in_leader_lease() => return,
                 Message::RequestVote { pre_vote: true, .. } => {}
                 Message::RequestVoteResponse {
                     pre_vote: true,
                     granted: true,
                     ..
                 } => {}
-                Message::AppendEntries { .. } => self.become_follower(msg_term, Some(from), out),
-                Message::ReadHeartbeat { .. } => self.become_follower(msg_term, Some(from), out),
+                Message::AppendEntries { .. }
+                | Message::ReadHeartbeat { .. }
+                | Message::InstallSnapshot { .. }
+                | Message::TimeoutNow { .. } => self.become_follower(msg_term, Some(from), out),
                 _ => self.become_follower(msg_term, None, out),
             }
         } else if msg_term < self.term {
             // Tell a stale leader or pre-candidate about the newer term, so it steps
             // down; everything else from the past is ignored.
             match msg {
-                Message::AppendEntries { .. } => {
+                Message::AppendEntries { .. }
+                | Message::InstallSnapshot { .. }
+                | Message::TimeoutNow { .. } => {
                     let outcome = AppendOutcome::Matched {
                         match_index: LogIndex(0),
                     };
@@ -986,6 +1358,7 @@ impl<S: LogStorage> RaftNode<S> {
                 pre_vote,
                 last_log_index,
                 last_log_term,
+                ..
             } => {
                 self.handle_vote_request(from, term, pre_vote, last_log_index, last_log_term, out);
             }
@@ -1030,6 +1403,38 @@ impl<S: LogStorage> RaftNode<S> {
             Message::ReadIndexResponse { ctx, index, .. } => {
                 self.handle_read_index_response(from, ctx, index, out);
             }
+            Message::InstallSnapshot {
+                meta,
+                offset,
+                data,
+                done,
+                ..
+            } => {
+                if self.role == Role::Leader {
+                    return; // two leaders in one term cannot happen (§5.2); ignore
+                }
+                self.handle_install_snapshot(from, meta, offset, data, done, out);
+            }
+            Message::TimeoutNow { .. } => {
+                // Our leader hands over (thesis §3.10): campaign now, skipping
+                // pre-vote, with a flag that lets voters past their leader lease.
+                if self.role == Role::Follower
+                    && self.leader == Some(from)
+                    && self.voters.contains(self.config.id)
+                {
+                    self.campaign_transfer = true;
+                    self.become_candidate(out);
+                }
+            }
+            Message::InstallSnapshotResponse {
+                snapshot_index,
+                next_offset,
+                ..
+            } => {
+                if self.role == Role::Leader {
+                    self.handle_snapshot_response(from, snapshot_index, next_offset, out);
+                }
+            }
         }
     }
 
@@ -1071,6 +1476,19 @@ impl<S: LogStorage> Node for RaftNode<S> {
 
     fn step(&mut self, input: Input<Message, Request>, out: &mut Out) {
         let ticked = matches!(input, Input::Tick);
+        if self.restore_pending {
+            // Restarted from storage holding a snapshot: the application restores it
+            // before anything else (its first Committed entry follows the snapshot).
+            self.restore_pending = false;
+            match (
+                self.log.storage.snapshot_meta(),
+                self.log.storage.snapshot_data(),
+            ) {
+                (Some(meta), Ok(data)) => out.emit(Event::RestoreSnapshot(Snapshot { meta, data })),
+                (_, Err(e)) => out.emit(Event::StorageFailed(e)),
+                (None, Ok(_)) => {}
+            }
+        }
         match input {
             Input::Tick => self.tick(out),
             Input::Message { from, msg } => self.handle_message(from, msg, out),
@@ -1082,6 +1500,17 @@ impl<S: LogStorage> Node for RaftNode<S> {
                 match self.propose_owned_batch(commands, out) {
                     Ok((first, last, term)) => out.emit(Event::ProposedBatch { first, last, term }),
                     Err(e) => out.emit(Event::ProposalRefused(e)),
+                }
+            }
+            Input::Request(Request::TransferLeadership(target)) => {
+                if let Err(e) = self.transfer_leadership(target, out) {
+                    out.emit(Event::TransferRefused(e));
+                }
+            }
+            Input::Request(Request::Snapshot { index, data }) => {
+                match self.snapshot(index, data, out) {
+                    Ok(meta) => out.emit(Event::SnapshotTaken(meta)),
+                    Err(e) => out.emit(Event::SnapshotRefused(e)),
                 }
             }
             Input::Persisted(PersistToken(token)) => {
@@ -1245,6 +1674,7 @@ mod tests {
         let ask = Message::RequestVote {
             term: Term(1),
             pre_vote: false,
+            transfer: false,
             last_log_index: LogIndex(0),
             last_log_term: Term(0),
         };

@@ -3,6 +3,7 @@
 //! messages and bytes.
 
 use crate::LogIndex;
+use crate::snapshot::SnapshotSend;
 use std::collections::VecDeque;
 
 /// Whether the leader knows where a follower's log matches.
@@ -13,6 +14,10 @@ pub enum ProgressState {
     Probe,
     /// Known: stream appends optimistically, up to the in-flight window.
     Replicate,
+    /// The follower needs entries the leader has compacted away: it is sent the
+    /// leader's snapshot in chunks (Raft §7), and appends resume once it matches
+    /// through the snapshot's index.
+    Snapshot,
 }
 
 /// The leader's view of one follower.
@@ -34,6 +39,8 @@ pub(crate) struct Progress {
     /// (`leader_commit` capped at what each append establishes): a commit beyond it
     /// is worth an empty append.
     pub(crate) commit_sent: LogIndex,
+    /// In snapshot state: the transfer under way.
+    pub(crate) snapshot: Option<SnapshotSend>,
 }
 
 impl Progress {
@@ -47,6 +54,7 @@ impl Progress {
             match_at_heartbeat: LogIndex(0),
             inflight: Inflights::default(),
             commit_sent: LogIndex(0),
+            snapshot: None,
         }
     }
 
@@ -55,6 +63,7 @@ impl Progress {
         match self.state {
             ProgressState::Probe => self.probe_sent,
             ProgressState::Replicate => self.inflight.is_full(max_messages, max_bytes),
+            ProgressState::Snapshot => true,
         }
     }
 
@@ -69,21 +78,41 @@ impl Progress {
         }
         self.match_index = index;
         self.next_index = self.next_index.max(index.next());
-        if self.state == ProgressState::Probe {
-            self.become_replicate();
+        match self.state {
+            ProgressState::Probe => self.become_replicate(),
+            // The snapshot (or something newer) arrived: appends can resume.
+            ProgressState::Snapshot if self.snapshot.as_ref().is_none_or(|s| index >= s.index) => {
+                self.become_replicate()
+            }
+            _ => {}
         }
         true
     }
 
     pub(crate) fn become_probe(&mut self, next: LogIndex) {
         self.state = ProgressState::Probe;
+        self.snapshot = None;
         self.probe_sent = false;
         self.next_index = next.max(self.match_index.next());
         self.inflight.clear();
     }
 
+    /// Start sending the snapshot at `index` from its first byte.
+    pub(crate) fn become_snapshot(&mut self, index: LogIndex) {
+        self.state = ProgressState::Snapshot;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.snapshot = Some(SnapshotSend {
+            index,
+            offset: 0,
+            sent_end: None,
+            progressed: false,
+        });
+    }
+
     fn become_replicate(&mut self) {
         self.state = ProgressState::Replicate;
+        self.snapshot = None;
         self.probe_sent = false;
         self.next_index = self.match_index.next();
         self.inflight.clear();

@@ -1,7 +1,8 @@
 //! Where a node keeps and reads its log and hard state: the [`LogStorage`] trait the
 //! user implements, the [`Record`]s the node persists, and [`MemStorage`].
 
-use crate::{Entry, HardState, LogIndex, Term};
+use crate::{Entry, HardState, LogIndex, Snapshot, SnapshotMeta, Term};
+use bytes::Bytes;
 
 /// One durable write a Raft node asks for, in an
 /// [`Action::Persist`](synod_core::Action::Persist) or
@@ -17,6 +18,12 @@ pub enum Record {
     /// Entries to append, consecutive; any entries at or after the first one's index
     /// are replaced (the follower's truncation of a conflicting tail, Raft §5.3).
     Entries(Vec<Entry>),
+    /// A snapshot through `meta.index` (Raft §7): it replaces any older snapshot, and
+    /// the log through `meta.index` is discarded. Entries after it are kept if the
+    /// log holds the entry at `meta.index` with `meta.term` (the suffix then matches
+    /// the snapshot's history); otherwise the whole log is discarded. A snapshot at or
+    /// before the current compaction point changes nothing.
+    Snapshot(Snapshot),
 }
 
 /// A read or write the storage could not perform. Only the storage's owner can fix
@@ -70,6 +77,19 @@ pub trait LogStorage {
     ) -> Result<(), StorageError>;
     /// Fold in one record the node is persisting.
     fn apply(&mut self, record: &Record) -> Result<(), StorageError>;
+    /// Metadata of the latest snapshot folded in, if any. Its index is
+    /// `first_index() - 1`. The default (no snapshots) suits a storage that never
+    /// receives a [`Record::Snapshot`].
+    fn snapshot_meta(&self) -> Option<SnapshotMeta> {
+        None
+    }
+    /// The latest snapshot's data (the node slices it into chunks for a lagging
+    /// follower and hands it to the application on restart).
+    fn snapshot_data(&self) -> Result<Bytes, StorageError> {
+        Err(StorageError::Other(
+            "this storage keeps no snapshots".into(),
+        ))
+    }
 }
 
 /// A [`LogStorage`] that keeps everything in memory: for tests, the simulator and
@@ -90,11 +110,12 @@ pub trait LogStorage {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemStorage {
     hard_state: HardState,
-    /// Entries from index `offset + 1` on. `offset` is the compaction point
-    /// (always 0 until snapshots arrive).
+    /// Entries from index `offset + 1` on. `offset` is the compaction point: the
+    /// index of the latest snapshot (0 without one).
     entries: Vec<Entry>,
     offset: LogIndex,
     offset_term: Term,
+    snapshot: Option<Snapshot>,
 }
 
 impl MemStorage {
@@ -188,7 +209,33 @@ impl LogStorage for MemStorage {
                 self.entries.truncate(keep);
                 self.entries.extend(new.iter().cloned());
             }
+            Record::Snapshot(snapshot) => {
+                let meta = &snapshot.meta;
+                if meta.index <= self.offset {
+                    return Ok(()); // older than what we hold
+                }
+                match self.position(meta.index) {
+                    Some(p) if self.entries[p].term == meta.term => {
+                        self.entries.drain(..=p);
+                    }
+                    _ => self.entries.clear(),
+                }
+                self.offset = meta.index;
+                self.offset_term = meta.term;
+                self.snapshot = Some(snapshot.clone());
+            }
         }
         Ok(())
+    }
+
+    fn snapshot_meta(&self) -> Option<SnapshotMeta> {
+        self.snapshot.as_ref().map(|s| s.meta.clone())
+    }
+
+    fn snapshot_data(&self) -> Result<Bytes, StorageError> {
+        self.snapshot
+            .as_ref()
+            .map(|s| s.data.clone())
+            .ok_or_else(|| StorageError::Other("no snapshot taken yet".into()))
     }
 }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use synod_core::{Actions, Input, Node, NodeId, PersistToken};
 use synod_raft::{
     AppendOutcome, Config, ConflictHint, Entry, EntryKind, LogIndex, LogStorage, MemStorage,
-    Message, RaftNode, ReadSeq, Request, Term,
+    Membership, Message, RaftNode, ReadSeq, Request, SnapshotMeta, Term,
 };
 
 fn index() -> impl Strategy<Value = LogIndex> {
@@ -15,6 +15,10 @@ fn index() -> impl Strategy<Value = LogIndex> {
 }
 fn term() -> impl Strategy<Value = Term> {
     prop_oneof![0u64..5, Just(u64::MAX)].prop_map(Term)
+}
+/// Byte offsets of snapshot chunks: small, and near `u64::MAX`.
+fn offset() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..12, Just(u64::MAX), Just(u64::MAX - 2)]
 }
 
 /// Read rounds and forwarded reads (thesis §6.4): sequence numbers from the past, the
@@ -48,16 +52,18 @@ fn message() -> impl Strategy<Value = Message> {
     let hint = (proptest::option::of(term()), index())
         .prop_map(|(term, index)| ConflictHint { term, index });
     prop_oneof![
-        (term(), any::<bool>(), index(), term()).prop_map(
-            |(term, pre_vote, last_log_index, last_log_term)| {
+        (term(), any::<bool>(), index(), term(), any::<bool>()).prop_map(
+            |(term, pre_vote, last_log_index, last_log_term, transfer)| {
                 Message::RequestVote {
                     term,
                     pre_vote,
                     last_log_index,
                     last_log_term,
+                    transfer,
                 }
             }
         ),
+        term().prop_map(|term| Message::TimeoutNow { term }),
         (term(), any::<bool>(), any::<bool>()).prop_map(|(term, pre_vote, granted)| {
             Message::RequestVoteResponse {
                 term,
@@ -87,6 +93,35 @@ fn message() -> impl Strategy<Value = Message> {
             term,
             outcome: AppendOutcome::Matched { match_index }
         }),
+        (
+            term(),
+            index(),
+            term(),
+            prop::sample::select(vec![vec![], vec![1u64, 2, 3], vec![1, 4]]),
+            offset(),
+            prop::collection::vec(any::<u8>(), 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(term, index, last_term, voters, offset, data, done)| {
+                Message::InstallSnapshot {
+                    term,
+                    meta: SnapshotMeta {
+                        index,
+                        term: last_term,
+                        membership: Membership::new(voters.into_iter().map(NodeId)),
+                    },
+                    offset,
+                    data: Bytes::from(data),
+                    done,
+                }
+            }),
+        (term(), index(), offset()).prop_map(|(term, snapshot_index, next_offset)| {
+            Message::InstallSnapshotResponse {
+                term,
+                snapshot_index,
+                next_offset,
+            }
+        }),
         (term(), index(), hint).prop_map(|(term, rejected_prev, hint)| {
             Message::AppendEntriesResponse {
                 term,
@@ -106,6 +141,8 @@ enum Step {
     Propose,
     Read,
     Persisted(u64),
+    Snapshot(LogIndex),
+    Transfer(u64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -116,12 +153,15 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Propose),
         1 => Just(Step::Read),
         1 => (0u64..10).prop_map(Step::Persisted),
+        1 => index().prop_map(Step::Snapshot),
+        1 => (1u64..=4).prop_map(Step::Transfer),
     ]
 }
 
-// Any sequence of ticks, proposals, reads, acknowledgements and messages — read
-// rounds and forwarded reads included — (from members and from the unknown node 4)
-// leaves the node without a panic, answers reads only at applied indices, with a gap-free log,
+// Any sequence of ticks, proposals, reads, snapshot requests at any index,
+// acknowledgements and messages — read rounds, forwarded reads and snapshot chunks at
+// arbitrary offsets and indices near `u64::MAX` included — (from members and from the
+// unknown node 4) leaves the node without a panic, answers reads only at applied indices, with a gap-free log,
 // a commit index within its log, and terms that never decrease along the log.
 #[test]
 fn arbitrary_message_sequences_never_panic() {
@@ -143,6 +183,11 @@ fn arbitrary_message_sequences_never_panic() {
                     Step::Propose => Input::Request(Request::Propose(Bytes::from_static(b"p"))),
                     Step::Read => Input::Request(Request::Read(Bytes::from_static(b"r"))),
                     Step::Persisted(t) => Input::Persisted(PersistToken(t)),
+                    Step::Transfer(to) => Input::Request(Request::TransferLeadership(NodeId(to))),
+                    Step::Snapshot(index) => Input::Request(Request::Snapshot {
+                        index,
+                        data: Bytes::from_static(b"state"),
+                    }),
                 };
                 node.step(input, &mut out);
                 // A read is only ever answered at an index this node has applied.
@@ -157,15 +202,20 @@ fn arbitrary_message_sequences_never_panic() {
                 let storage = node.storage();
                 prop_assert!(node.commit_index() <= storage.last_index());
                 prop_assert!(node.applied_index() <= node.commit_index());
+                // A snapshot covers applied entries only.
+                prop_assert!(node.snapshot_index() <= node.applied_index());
+                let first = storage.first_index();
                 let mut entries = Vec::new();
-                if storage.last_index().0 > 0 {
+                if storage.last_index() >= first {
                     storage
-                        .entries(LogIndex(1), storage.last_index(), u64::MAX, &mut entries)
+                        .entries(first, storage.last_index(), u64::MAX, &mut entries)
                         .unwrap();
                 }
-                for (i, pair) in entries.windows(2).enumerate() {
-                    prop_assert_eq!(pair[0].index.0, i as u64 + 1);
-                    prop_assert!(pair[0].term <= pair[1].term);
+                let mut prev_term = storage.term(first.prev()).unwrap();
+                for (i, e) in entries.iter().enumerate() {
+                    prop_assert_eq!(e.index.0, first.0 + i as u64);
+                    prop_assert!(prev_term <= e.term);
+                    prev_term = e.term;
                 }
             }
             Ok(())

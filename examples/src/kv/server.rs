@@ -309,6 +309,15 @@ impl App {
             Event::StorageFailed(error) => {
                 eprintln!("{}: log read failed: {error}", self.id);
             }
+            // This server reads through the log, never snapshots and never transfers
+            // leadership, so the read, snapshot and transfer events do not arise.
+            Event::ReadReady { .. }
+            | Event::ReadFailed { .. }
+            | Event::TransferRefused(_)
+            | Event::TransferAborted { .. }
+            | Event::SnapshotTaken(_)
+            | Event::SnapshotRefused(_)
+            | Event::RestoreSnapshot(_) => {}
         }
     }
 }

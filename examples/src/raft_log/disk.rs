@@ -267,7 +267,7 @@ impl DiskIndex {
         }
         match postcard::from_bytes(&payload) {
             Ok(Record::Entries(entries)) => Ok(entries),
-            Ok(Record::HardState(_)) => Err(io::Error::new(
+            Ok(Record::HardState(_) | Record::Snapshot(_)) => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "not an entries record",
             )),
@@ -284,6 +284,7 @@ impl Replay for DiskStorage {
                 Ok(())
             }
             Record::Entries(entries) => self.index().append(entries, Some((sequence, offset))),
+            Record::Snapshot(_) => Err(snapshots_unsupported()),
         }
     }
     fn replayed_hard_state(&self) -> HardState {
@@ -351,6 +352,13 @@ impl LogStorage for DiskStorage {
                 Ok(())
             }
             Record::Entries(entries) => self.index().append(entries, None),
+            Record::Snapshot(_) => Err(snapshots_unsupported()),
         }
     }
+}
+
+/// Snapshots are not stored by this log yet (the KV service never takes one); a
+/// snapshot record is refused instead of being mistaken for log entries.
+fn snapshots_unsupported() -> StorageError {
+    StorageError::Other("this log does not store snapshots yet".into())
 }

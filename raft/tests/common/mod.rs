@@ -11,7 +11,7 @@ use std::rc::Rc;
 use synod_core::{Action, Actions, Input, Node, NodeId};
 use synod_raft::{
     Config, Entry, Event, LogIndex, LogStorage, MemStorage, Message, RaftNode, Record, Request,
-    Role, Term,
+    Role, Snapshot, Term,
 };
 use synod_sim::{Sim, SimConfig};
 
@@ -29,12 +29,155 @@ pub struct Breakage {
     /// Claim the leader's whole log is committed in every append it sends (ignores
     /// the quorum and the §5.4.2 current-term rule).
     pub commit_everything: bool,
+    /// Accept every snapshot chunk wherever it claims to start, as if it were the
+    /// next one (no offset check, Raft §7): lost, duplicated or reordered chunks
+    /// splice bytes into the wrong place.
+    pub splice_chunks: bool,
+    /// Send transfer campaigns' vote requests without the transfer flag, so voters
+    /// that heard from the leader recently ignore them (thesis §4.2.3 vs §3.10).
+    pub unflagged_transfer_votes: bool,
+}
+
+/// How the test application snapshots (6.824's `maxraftstate`, in entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppOptions {
+    /// Snapshot once this many entries were applied since the last snapshot
+    /// (0: never).
+    pub snapshot_every: u64,
+    /// `Config::max_snapshot_chunk_bytes`.
+    pub chunk_bytes: u64,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            snapshot_every: 0,
+            chunk_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The test application's state: a digest over every entry applied, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppState {
+    pub applied: u64,
+    pub digest: u64,
+}
+
+impl AppState {
+    pub fn apply(&mut self, e: &Entry) {
+        let mut h = self.digest ^ 0xcbf2_9ce4_8422_2325;
+        for b in e
+            .index
+            .0
+            .to_le_bytes()
+            .iter()
+            .chain(&e.term.0.to_le_bytes())
+            .chain(e.data.iter())
+        {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.digest = h;
+        self.applied = e.index.0;
+    }
+
+    /// The snapshot bytes of this state: long enough to take several chunks.
+    pub fn encode(&self) -> Bytes {
+        Bytes::from(format!("{}:{:016x};", self.applied, self.digest).repeat(4))
+    }
+
+    pub fn decode(data: &[u8]) -> Option<AppState> {
+        let text = std::str::from_utf8(data).ok()?;
+        let first = text.split(';').next()?;
+        let (applied, digest) = first.split_once(':')?;
+        let state = AppState {
+            applied: applied.parse().ok()?,
+            digest: u64::from_str_radix(digest, 16).ok()?,
+        };
+        (state.encode() == data).then_some(state)
+    }
 }
 
 /// A Raft node, possibly wrapped in a deliberate bug.
 pub struct TestNode {
     pub raft: RaftNode,
     pub breakage: Breakage,
+    pub app: AppOptions,
+    pub state: AppState,
+    /// For `splice_chunks`: bytes accepted so far of the snapshot at this index.
+    spliced: Option<(LogIndex, u64)>,
+}
+
+impl TestNode {
+    pub fn new(raft: RaftNode, breakage: Breakage, app: AppOptions) -> Self {
+        TestNode {
+            raft,
+            breakage,
+            app,
+            state: AppState::default(),
+            spliced: None,
+        }
+    }
+
+    /// The broken receiver: rewrite each chunk's offset to "right after what I hold".
+    fn splice(&mut self, input: Input<Message, Request>) -> Input<Message, Request> {
+        match input {
+            Input::Message {
+                from,
+                msg:
+                    Message::InstallSnapshot {
+                        term,
+                        meta,
+                        offset,
+                        data,
+                        done,
+                    },
+            } => {
+                let held = match self.spliced {
+                    Some((index, held)) if index == meta.index && offset != 0 => held,
+                    _ => 0,
+                };
+                self.spliced = Some((meta.index, held + data.len() as u64));
+                let _ = offset;
+                Input::Message {
+                    from,
+                    msg: Message::InstallSnapshot {
+                        term,
+                        meta,
+                        offset: held,
+                        data,
+                        done,
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Follow the application's state through the node's events, and snapshot it
+    /// when the policy says so.
+    fn run_app(&mut self, from: usize, out: &mut Actions<Message, Record, Event>) {
+        for action in &out.as_slice()[from..] {
+            match action {
+                Action::Emit(Event::Committed(e)) => self.state.apply(e),
+                Action::Emit(Event::RestoreSnapshot(s)) => {
+                    self.state = AppState::decode(&s.data).unwrap_or(AppState {
+                        applied: s.meta.index.0,
+                        digest: 0,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let every = self.app.snapshot_every;
+        let applied = LogIndex(self.state.applied);
+        if every > 0 && applied.0 >= self.raft.snapshot_index().0 + every {
+            let data = self.state.encode();
+            self.raft
+                .snapshot(applied, data, out)
+                .expect("snapshot at the applied index");
+        }
+    }
 }
 
 impl Node for TestNode {
@@ -46,11 +189,20 @@ impl Node for TestNode {
         self.raft.id()
     }
     fn step(&mut self, input: Input<Message, Request>, out: &mut Actions<Message, Record, Event>) {
-        if self.breakage == Breakage::default() {
-            return self.raft.step(input, out);
-        }
+        let input = if self.breakage.splice_chunks {
+            self.splice(input)
+        } else {
+            input
+        };
         let before = out.len();
         self.raft.step(input, out);
+        self.run_app(before, out);
+        if !self.breakage.forget_votes
+            && !self.breakage.commit_everything
+            && !self.breakage.unflagged_transfer_votes
+        {
+            return;
+        }
         let all: Vec<_> = out.drain().collect();
         let last = self.raft.last_index();
         for (i, action) in all.into_iter().enumerate() {
@@ -83,6 +235,26 @@ impl Node for TestNode {
                         },
                     });
                 }
+                Action::Send {
+                    to,
+                    msg:
+                        Message::RequestVote {
+                            term,
+                            pre_vote,
+                            last_log_index,
+                            last_log_term,
+                            ..
+                        },
+                } if self.breakage.unflagged_transfer_votes => out.push(Action::Send {
+                    to,
+                    msg: Message::RequestVote {
+                        term,
+                        pre_vote,
+                        last_log_index,
+                        last_log_term,
+                        transfer: false,
+                    },
+                }),
                 other => out.push(other),
             }
         }
@@ -132,6 +304,51 @@ impl Observer {
         self.commands.get(&id).copied().unwrap_or(0)
     }
 
+    /// The state an application holds after applying every entry through `index`,
+    /// from what nodes applied (every index a snapshot covers was applied by the node
+    /// that first took it).
+    fn state_through(&self, index: u64) -> Result<AppState, String> {
+        let mut state = AppState::default();
+        for i in 1..=index {
+            let (term, data) = self
+                .applied
+                .get(&i)
+                .ok_or_else(|| format!("a snapshot covers {i}, which no node applied"))?;
+            state.apply(&Entry {
+                index: LogIndex(i),
+                term: *term,
+                kind: synod_raft::EntryKind::Command,
+                data: data.clone(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// State-machine safety for snapshots (Raft §7): a restored snapshot holds exactly
+    /// the state of applying the committed log through its index.
+    fn check_restored(&mut self, id: NodeId, s: &Snapshot) -> Result<(), String> {
+        let index = s.meta.index.0;
+        let expected = self.state_through(index)?;
+        if s.data != expected.encode() {
+            return Err(format!(
+                "state-machine safety: {id} restored a snapshot at {index} whose data differs from the applied log"
+            ));
+        }
+        if self.applied.get(&index).map(|(t, _)| *t) != Some(s.meta.term) {
+            return Err(format!(
+                "{id} restored a snapshot with the wrong term at {index}"
+            ));
+        }
+        self.next_apply.insert(id, index + 1);
+        let commands = self
+            .applied
+            .range(1..=index)
+            .filter(|(_, (_, data))| !data.is_empty())
+            .count();
+        self.commands.insert(id, commands);
+        Ok(())
+    }
+
     /// Check Raft's safety properties (Figure 3) against the cluster's current state.
     pub fn check(&mut self, sim: &Cluster) -> Result<(), String> {
         for (id, node) in sim.live_nodes() {
@@ -147,13 +364,27 @@ impl Observer {
             // Log matching (§5.3), by induction over (index, term) → previous term.
             let storage = raft.storage();
             let last = storage.last_index();
+            let first = storage.first_index();
             let mut log = Vec::new();
-            if last.0 >= 1 {
+            if last >= first {
                 storage
-                    .entries(LogIndex(1), last, u64::MAX, &mut log)
+                    .entries(first, last, u64::MAX, &mut log)
                     .map_err(|e| e.to_string())?;
             }
-            let mut prev_term = Term(0);
+            // The compaction point is a committed entry: its term must agree.
+            let mut prev_term = storage.term(first.prev()).map_err(|e| e.to_string())?;
+            if first.0 > 1 {
+                let (term, _) = *self
+                    .committed
+                    .entry(first.0 - 1)
+                    .or_insert((prev_term, raft.term()));
+                if term != prev_term {
+                    return Err(format!(
+                        "{id} compacted through {} in {prev_term}, but {term} committed there",
+                        first.prev()
+                    ));
+                }
+            }
             for e in &log {
                 let seen = self
                     .entries
@@ -180,7 +411,7 @@ impl Observer {
                     "{id} commits {commit} beyond its last entry {last}"
                 ));
             }
-            for e in log.iter().take(commit.0 as usize) {
+            for e in log.iter().take_while(|e| e.index <= commit) {
                 let (term, _) = *self
                     .committed
                     .entry(e.index.0)
@@ -199,7 +430,8 @@ impl Observer {
             if raft.role() != Role::Leader {
                 continue;
             }
-            for (&index, &(term, seen_in)) in &self.committed {
+            let compacted = raft.snapshot_index().0;
+            for (&index, &(term, seen_in)) in self.committed.range(compacted..) {
                 if raft.term() > seen_in && raft.log_term(LogIndex(index)) != Some(term) {
                     return Err(format!(
                         "leader {id} of {} lacks index {index} ({term}) committed in {seen_in}",
@@ -211,8 +443,10 @@ impl Observer {
         // State-machine safety, and each entry applied once, in order, per lifetime.
         let events = sim.events();
         for (_, id, event) in &events[self.events_seen..] {
-            if let Event::Committed(e) = event {
-                self.check_applied(*id, e)?;
+            match event {
+                Event::Committed(e) => self.check_applied(*id, e)?,
+                Event::RestoreSnapshot(s) => self.check_restored(*id, s)?,
+                _ => {}
             }
         }
         self.events_seen = events.len();
@@ -251,6 +485,16 @@ pub fn cluster(
     n: u64,
     breakage: Breakage,
 ) -> (Cluster, Rc<RefCell<Observer>>) {
+    cluster_with(sim_config, n, breakage, AppOptions::default())
+}
+
+/// [`cluster`] with an application that snapshots as `app` says.
+pub fn cluster_with(
+    sim_config: SimConfig,
+    n: u64,
+    breakage: Breakage,
+    app: AppOptions,
+) -> (Cluster, Rc<RefCell<Observer>>) {
     let voters = ids(n);
     let observer = Rc::new(RefCell::new(Observer::default()));
     let seed = sim_config.seed;
@@ -259,8 +503,10 @@ pub fn cluster(
     let mut sim = Sim::new(sim_config, voters, move |id, durable: &Vec<Record>| {
         factory_observer.borrow_mut().restarted(id);
         let storage = MemStorage::from_records(durable).expect("durable records fold");
-        let raft = RaftNode::new(config(id, &factory_voters, seed), storage).expect("valid config");
-        TestNode { raft, breakage }
+        let mut config = config(id, &factory_voters, seed);
+        config.max_snapshot_chunk_bytes = app.chunk_bytes;
+        let raft = RaftNode::new(config, storage).expect("valid config");
+        TestNode::new(raft, breakage, app)
     })
     .expect("valid simulation");
     let check = observer.clone();
