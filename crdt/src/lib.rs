@@ -48,7 +48,7 @@
 //! | [`LwwReg`], [`MvReg`] | last-writer-wins (timestamp, then replica) and multi-value registers |
 //! | [`EWFlag`], [`DWFlag`] | enable-wins and disable-wins flags |
 //! | [`GSet`], [`TwoPSet`], [`AWSet`], [`RWSet`] | grow-only, two-phase, add-wins and remove-wins sets |
-//! | [`LwwMap`], [`ORMap`] | a last-writer-wins map; an observed-remove map of nested dot stores ([`DotFun`] registers, [`DotMap`] maps) sharing one causal context |
+//! | [`LwwMap`], [`ORMap`] | a last-writer-wins map; an observed-remove map whose values are dot stores sharing its one causal context: [`DotFun`] (multi-value register), [`DotMap`] (nested map), [`DotSet`] (enable-wins flag), [`DWFlagStore`], [`AWSetStore`], [`RWSetStore`], [`CounterStore`] (reset-on-remove counter) |
 //! | [`DotKernel`] | dot-tagged values plus a causal context: the building block |
 //!
 //! Causal stability ([`stability::Stability`]) says which dots every replica has seen,
@@ -73,6 +73,7 @@ pub mod ormap;
 pub mod register;
 pub mod set;
 pub mod stability;
+pub mod stores;
 pub mod sync;
 
 pub use counter::{BoundedCounter, GCounter, PNCounter};
@@ -84,6 +85,7 @@ pub use map::LwwMap;
 pub use ormap::{DotFun, DotMap, DotStore, ORMap};
 pub use register::{LwwReg, LwwWrite, MvReg};
 pub use set::{AWSet, GSet, RWSet, TwoPSet};
+pub use stores::{AWSetStore, CounterStore, DWFlagStore, DotSet, RWSetStore};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -168,3 +168,71 @@ fn ormap_golden_vector_and_round_trip() {
         m
     );
 }
+
+// Golden vectors of the OR-map value kinds: an add-wins set nested two maps deep
+// ({1: {0: {5}}}), a counter (+3 under a:1), an enable-wins flag, a disable token
+// and a remove-wins remove token, each with the map's one context {a:1}.
+#[test]
+fn ormap_value_kinds_golden_vector() {
+    use synod_crdt::ormap::{DotMap, ORMap};
+    use synod_crdt::stores::{AWSetStore, CounterStore, DWFlagStore, DotSet, RWSetStore};
+    let a = NodeId(1);
+    let mut sets: ORMap<u8, DotMap<u8, AWSetStore<u8>>> = ORMap::new();
+    sets.apply(a, |m, dot| {
+        m.update(1, |i| i.update(0, |s| s.insert(dot, 5)))
+    })
+    .unwrap();
+    assert_eq!(hex(&encode(&sets)), "0101010100010501010101010100");
+    let mut counters: ORMap<u8, CounterStore> = ORMap::new();
+    counters
+        .try_apply(a, |m, dot| m.try_update(1, |c| c.increment(dot, 3)))
+        .unwrap();
+    assert_eq!(hex(&encode(&counters)), "010101010101030001010100");
+    let mut flags: ORMap<u8, DotSet> = ORMap::new();
+    flags
+        .apply(a, |m, dot| m.update(2, |f| f.enable(dot)))
+        .unwrap();
+    assert_eq!(hex(&encode(&flags)), "01010201010101010100");
+    let mut dw: ORMap<u8, DWFlagStore> = ORMap::new();
+    dw.apply(a, |m, dot| m.update(2, |f| f.disable(dot)))
+        .unwrap();
+    assert_eq!(hex(&encode(&dw)), "0101020101010001010100");
+    let mut rw: ORMap<u8, RWSetStore<u8>> = ORMap::new();
+    rw.apply(a, |m, dot| m.update(2, |s| s.remove(dot, 4)))
+        .unwrap();
+    assert_eq!(hex(&encode(&rw)), "01010201040101010001010100");
+    assert_eq!(
+        decode::<ORMap<u8, DotMap<u8, AWSetStore<u8>>>>(&encode(&sets)).unwrap(),
+        sets
+    );
+    assert_eq!(
+        decode::<ORMap<u8, CounterStore>>(&encode(&counters)).unwrap(),
+        counters
+    );
+    assert_eq!(decode::<ORMap<u8, DotSet>>(&encode(&flags)).unwrap(), flags);
+    assert_eq!(decode::<ORMap<u8, DWFlagStore>>(&encode(&dw)).unwrap(), dw);
+    assert_eq!(
+        decode::<ORMap<u8, RWSetStore<u8>>>(&encode(&rw)).unwrap(),
+        rw
+    );
+}
+
+// A decoded map whose key holds a bottom value, or a counter part of zero, is not
+// canonical and is rejected.
+#[test]
+fn ormap_value_kinds_non_canonical_rejected() {
+    use synod_crdt::ormap::ORMap;
+    use synod_crdt::stores::{CounterStore, DotSet};
+    // {2: DotSet{}} with context {a:1}.
+    let bytes = [1u8, 1, 2, 0, 1, 1, 1, 0];
+    assert!(matches!(
+        decode::<ORMap<u8, DotSet>>(&bytes),
+        Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))
+    ));
+    // {1: counter {a:1 → (0, 0)}} with context {a:1}.
+    let bytes = [1u8, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0];
+    assert!(matches!(
+        decode::<ORMap<u8, CounterStore>>(&bytes),
+        Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))
+    ));
+}
