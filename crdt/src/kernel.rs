@@ -4,7 +4,7 @@
 
 use crate::{CrdtError, InvalidState, Lattice};
 use std::collections::BTreeMap;
-use synod_clocks::{CausalContext, Dot};
+use synod_clocks::{CausalContext, Dot, VersionVector};
 use synod_core::NodeId;
 
 /// Dot-tagged values with a causal context (Almeida, Shoker, Baquero 2018, §6).
@@ -113,6 +113,12 @@ impl<V: Clone> DotKernel<V> {
         self.entries.retain(|dot, _| keep(*dot));
     }
 
+    /// Keep only the values `keep` selects, *without* recording a removal delta (like
+    /// [`retain_dots`](Self::retain_dots), with the value in view).
+    pub fn retain(&mut self, mut keep: impl FnMut(Dot, &V) -> bool) {
+        self.entries.retain(|dot, v| keep(*dot, v));
+    }
+
     /// Remove every value; returns the delta.
     pub fn remove_all(&mut self) -> DotKernel<V> {
         self.remove_where(|_| true)
@@ -158,6 +164,14 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
         self.join_kernel(other);
     }
 
+    fn seen(&self) -> VersionVector {
+        self.context.version_vector().clone()
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        context_frontier(&self.context, replica)
+    }
+
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
         match self.entries.keys().find(|d| !self.context.contains(**d)) {
@@ -176,4 +190,9 @@ pub(crate) fn validate_context(cc: &CausalContext) -> Result<(), InvalidState> {
         return Err(InvalidState::NotCanonical("causal context not compact"));
     }
     Ok(())
+}
+
+/// The largest counter of `replica` a context holds (vector or cloud).
+pub(crate) fn context_frontier(cc: &CausalContext, replica: NodeId) -> u64 {
+    cc.next_dot(replica).map_or(u64::MAX, |d| d.counter - 1)
 }

@@ -320,6 +320,14 @@ impl<K: Ord + Clone + std::fmt::Debug, S: DotStore> Lattice for ORMap<K, S> {
         self.join_map(other);
     }
 
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.context.version_vector().clone()
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        crate::kernel::context_frontier(&self.context, replica)
+    }
+
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
         self.map.check()?;

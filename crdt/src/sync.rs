@@ -10,9 +10,20 @@
 //! and acknowledges the sequence number. Lost, duplicated and reordered messages are
 //! harmless: joins are idempotent and commutative, and anything unacknowledged is
 //! sent again. Deltas every peer has acknowledged are dropped.
+//!
+//! **Causal stability rides on acknowledgements**: every ack carries what the acking
+//! replica has seen ([`Lattice::seen`]); the node feeds these reports to a
+//! [`Stability`] tracker and, at each round, prunes what is stable
+//! ([`Lattice::prune`]: remove-wins tokens, say). **Retiring** a replica
+//! ([`AntiEntropy::retire`]) freezes it: its entries stay as they are (its last
+//! frontier, which the operator states), later messages from it are refused, and a
+//! value from anyone that carries it beyond that frontier is refused with
+//! [`InvalidState::Retired`] — never merged, so no replica can grow a frozen entry.
 
+use crate::stability::Stability;
 use crate::{CrdtError, InvalidState, Lattice, Mutator};
 use std::collections::{BTreeMap, VecDeque};
+use synod_clocks::VersionVector;
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// Tuning of an [`AntiEntropy`] node.
@@ -60,6 +71,8 @@ pub enum SyncMessage<T> {
     Ack {
         /// The sequence number acknowledged.
         upto: u64,
+        /// What the receiver has seen, for causal stability.
+        seen: VersionVector,
     },
 }
 
@@ -115,6 +128,10 @@ pub struct AntiEntropy<T, O> {
     /// Highest sequence number each peer acknowledged (absent: nothing).
     acked: BTreeMap<NodeId, u64>,
     ticks: u64,
+    stability: Stability,
+    /// Retired replicas and their frozen frontiers.
+    retired: BTreeMap<NodeId, u64>,
+    pruned: u64,
 }
 
 impl<T: Lattice, O> AntiEntropy<T, O> {
@@ -125,8 +142,10 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
 
     /// A replica `id` starting from `state` (restored from durable storage, say).
     pub fn with_state(id: NodeId, config: SyncConfig, mutator: Mutator<T, O>, state: T) -> Self {
+        let members = config.peers.iter().copied().chain([id]);
         AntiEntropy {
             id,
+            stability: Stability::new(members),
             config,
             mutator,
             state,
@@ -135,7 +154,87 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
             next_seq: 0,
             acked: BTreeMap::new(),
             ticks: 0,
+            retired: BTreeMap::new(),
+            pruned: 0,
         }
+    }
+
+    /// Retire `replica`, which has stopped updating for good; `last` is its final
+    /// frontier ([`Lattice::frontier`]: its last dot, or its counter entry), which
+    /// every replica must be given alike. From now on its entries are frozen:
+    /// messages from it are refused, a value carrying it beyond `last` is refused
+    /// with [`InvalidState::Retired`] (values up to `last` are still joined, so its
+    /// final updates reach everyone), and it no longer holds causal stability back.
+    ///
+    /// # Errors
+    /// [`CrdtError::UnknownReplica`] if `replica` is not a peer (or is this node);
+    /// [`CrdtError::RetiredBehind`] if this replica already holds more of `replica`
+    /// than `last` (the stated frontier is wrong). Nothing changes.
+    pub fn retire(&mut self, replica: NodeId, last: u64) -> Result<(), CrdtError> {
+        if !self.is_peer(replica) {
+            return Err(CrdtError::UnknownReplica(replica));
+        }
+        let held = self.state.frontier(replica);
+        if held > last {
+            return Err(CrdtError::RetiredBehind {
+                replica,
+                last,
+                held,
+            });
+        }
+        self.config.peers.retain(|p| *p != replica);
+        self.acked.remove(&replica);
+        self.retired.insert(replica, last);
+        self.stability
+            .retire(replica, &VersionVector::from_entries([(replica, last)]));
+        self.collect_garbage();
+        Ok(())
+    }
+
+    /// Whether `replica` has been retired here.
+    pub fn is_retired(&self, replica: NodeId) -> bool {
+        self.retired.contains_key(&replica)
+    }
+
+    /// How many entries causal-stability pruning has dropped so far.
+    pub fn pruned(&self) -> u64 {
+        self.pruned
+    }
+
+    /// Prune what every member's report shows to be causally stable.
+    fn prune_stable(&mut self) {
+        let seen = self.state.seen();
+        if seen.is_empty() {
+            return; // a type without dots: nothing to prune
+        }
+        // Our own report is our current state; reporting it cannot fail (we are a
+        // member and never retired here).
+        let _ = self.stability.observe(self.id, &seen);
+        if let Some(stable) = self.stability.stable(&seen)
+            && let Some((dropped, delta)) = self.state.prune(&stable)
+        {
+            self.pruned += dropped as u64;
+            // Peers prune alike when they join it (they may not yet know the dots
+            // are stable, and need not).
+            self.buffer_delta(delta);
+        }
+    }
+
+    fn buffer_delta(&mut self, delta: T) {
+        self.buffer.push_back(delta);
+        self.next_seq += 1;
+        if self.buffer.len() > self.config.buffer_limit.max(1) {
+            self.buffer.pop_front();
+            self.first_seq += 1;
+        }
+    }
+
+    /// The first retired replica `value` carries beyond its frozen frontier.
+    fn beyond_retirement(&self, value: &T) -> Option<NodeId> {
+        self.retired
+            .iter()
+            .find(|(r, last)| value.frontier(**r) > **last)
+            .map(|(r, _)| *r)
     }
 
     /// The replica's state.
@@ -154,19 +253,13 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
 
     fn local(&mut self, op: &O, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
         match (self.mutator)(&mut self.state, self.id, op) {
-            Ok(delta) => {
-                self.buffer.push_back(delta);
-                self.next_seq += 1;
-                if self.buffer.len() > self.config.buffer_limit.max(1) {
-                    self.buffer.pop_front();
-                    self.first_seq += 1;
-                }
-            }
+            Ok(delta) => self.buffer_delta(delta),
             Err(e) => out.emit(SyncEvent::Refused(e)),
         }
     }
 
     fn round(&mut self, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
+        self.prune_stable();
         for &peer in &self.config.peers {
             if peer == self.id {
                 continue;
@@ -201,6 +294,13 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
         msg: SyncMessage<T>,
         out: &mut Actions<SyncMessage<T>, (), SyncEvent>,
     ) {
+        if self.retired.contains_key(&from) {
+            out.emit(SyncEvent::Rejected {
+                from,
+                reason: InvalidState::Retired(from),
+            });
+            return;
+        }
         if !self.is_peer(from) {
             out.emit(SyncEvent::UnknownSender(from));
             return;
@@ -212,10 +312,23 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
                     out.emit(SyncEvent::Rejected { from, reason });
                     return;
                 }
+                if let Some(retired) = self.beyond_retirement(&value) {
+                    out.emit(SyncEvent::Rejected {
+                        from,
+                        reason: InvalidState::Retired(retired),
+                    });
+                    return;
+                }
                 self.state.join(&value);
-                out.send(from, SyncMessage::Ack { upto });
+                let seen = self.state.seen();
+                out.send(from, SyncMessage::Ack { upto, seen });
             }
-            SyncMessage::Ack { upto } => {
+            SyncMessage::Ack { upto, seen } => {
+                // A report from a peer only grows its entry; a malformed one is
+                // ignored (the ack itself still counts).
+                if validate_report(&seen).is_ok() {
+                    let _ = self.stability.observe(from, &seen);
+                }
                 // An acknowledgement beyond what was ever sent is clamped, so a
                 // confused peer cannot make us skip deltas it has not received.
                 let upto = upto.min(self.next_seq);
@@ -270,4 +383,13 @@ impl<T: Lattice, O> Node for AntiEntropy<T, O> {
             Input::Persisted(_) => {}
         }
     }
+}
+
+/// A report from a peer must be a canonical version vector.
+fn validate_report(seen: &VersionVector) -> Result<(), InvalidState> {
+    let canonical = VersionVector::from_entries(seen.iter());
+    if canonical != *seen {
+        return Err(InvalidState::NotCanonical("version vector"));
+    }
+    Ok(())
 }

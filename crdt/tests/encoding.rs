@@ -54,13 +54,13 @@ fn golden_values() -> Golden {
 #[test]
 fn golden_vectors() {
     let (g, pn, aw, mv, lww, ew, rw) = golden_values();
-    assert_eq!(hex(&encode(&g)), "0102010302ac02");
-    assert_eq!(hex(&encode(&pn)), "01010102010201");
-    assert_eq!(hex(&encode(&aw)), "010109000201020101020100");
-    assert_eq!(hex(&encode(&mv)), "0102010105020106020101020100");
-    assert_eq!(hex(&encode(&lww)), "0101e807022a");
-    assert_eq!(hex(&encode(&ew)), "0101010101010100");
-    assert_eq!(hex(&encode(&rw)), "0102010101010102020001010200");
+    assert_eq!(hex(&encode(&g)), "0202010302ac02");
+    assert_eq!(hex(&encode(&pn)), "02010102010201");
+    assert_eq!(hex(&encode(&aw)), "020109000201020101020100");
+    assert_eq!(hex(&encode(&mv)), "0202010105020106020101020100");
+    assert_eq!(hex(&encode(&lww)), "0201e807022a");
+    assert_eq!(hex(&encode(&ew)), "0201010101010100");
+    assert_eq!(hex(&encode(&rw)), "020201010101010202000101020000");
 }
 
 // Every golden value decodes back to itself.
@@ -82,9 +82,15 @@ fn malformed_framing_is_a_typed_error() {
     let (g, _, aw, ..) = golden_values();
     let bytes = encode(&g);
     assert_eq!(decode::<GCounter>(&[]), Err(DecodeError::Empty));
-    let mut v2 = bytes.clone();
-    v2[0] = 2;
-    assert_eq!(decode::<GCounter>(&v2), Err(DecodeError::UnknownVersion(2)));
+    // Version 1 (before the remove-wins floor) and a future version 3 are refused.
+    for version in [1, 3] {
+        let mut other = bytes.clone();
+        other[0] = version;
+        assert_eq!(
+            decode::<GCounter>(&other),
+            Err(DecodeError::UnknownVersion(version))
+        );
+    }
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert!(matches!(
@@ -105,24 +111,24 @@ fn malformed_framing_is_a_typed_error() {
 #[test]
 fn invalid_values_are_rejected_after_decoding() {
     // version, 1 element, key 9, One, dot (2,1), empty vv, empty cloud
-    let future_dot = [1, 1, 9, 0, 2, 1, 0, 0];
+    let future_dot = [2, 1, 9, 0, 2, 1, 0, 0];
     assert!(matches!(
         decode::<AWSet<u64>>(&future_dot),
         Err(DecodeError::Invalid(InvalidState::DotNotInContext(_)))
     ));
     // version, 2 entries: (2, 1), (1, 1) — unsorted
     assert!(matches!(
-        decode::<GCounter>(&[1, 2, 2, 1, 1, 1]),
+        decode::<GCounter>(&[2, 2, 2, 1, 1, 1]),
         Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))
     ));
     // version, 1 entry: (1, 0) — a zero entry
     assert!(matches!(
-        decode::<GCounter>(&[1, 1, 1, 0]),
+        decode::<GCounter>(&[2, 1, 1, 0]),
         Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))
     ));
     // A multi-value register whose stored dot (1,3) its context (1:1) does not cover.
     assert!(matches!(
-        decode::<MvReg<u64>>(&[1, 1, 1, 3, 5, 1, 1, 1, 0]),
+        decode::<MvReg<u64>>(&[2, 1, 1, 3, 5, 1, 1, 1, 0]),
         Err(DecodeError::Invalid(InvalidState::DotNotInContext(_)))
     ));
 }
@@ -162,7 +168,7 @@ fn ormap_golden_vector_and_round_trip() {
     })
     .unwrap();
     let bytes = encode(&m);
-    assert_eq!(hex(&bytes), "01010101020101010901010100");
+    assert_eq!(hex(&bytes), "02010101020101010901010100");
     assert_eq!(
         decode::<ORMap<u8, DotMap<u8, DotFun<u8>>>>(&bytes).unwrap(),
         m
@@ -182,25 +188,25 @@ fn ormap_value_kinds_golden_vector() {
         m.update(1, |i| i.update(0, |s| s.insert(dot, 5)))
     })
     .unwrap();
-    assert_eq!(hex(&encode(&sets)), "0101010100010501010101010100");
+    assert_eq!(hex(&encode(&sets)), "0201010100010501010101010100");
     let mut counters: ORMap<u8, CounterStore> = ORMap::new();
     counters
         .try_apply(a, |m, dot| m.try_update(1, |c| c.increment(dot, 3)))
         .unwrap();
-    assert_eq!(hex(&encode(&counters)), "010101010101030001010100");
+    assert_eq!(hex(&encode(&counters)), "020101010101030001010100");
     let mut flags: ORMap<u8, DotSet> = ORMap::new();
     flags
         .apply(a, |m, dot| m.update(2, |f| f.enable(dot)))
         .unwrap();
-    assert_eq!(hex(&encode(&flags)), "01010201010101010100");
+    assert_eq!(hex(&encode(&flags)), "02010201010101010100");
     let mut dw: ORMap<u8, DWFlagStore> = ORMap::new();
     dw.apply(a, |m, dot| m.update(2, |f| f.disable(dot)))
         .unwrap();
-    assert_eq!(hex(&encode(&dw)), "0101020101010001010100");
+    assert_eq!(hex(&encode(&dw)), "0201020101010001010100");
     let mut rw: ORMap<u8, RWSetStore<u8>> = ORMap::new();
     rw.apply(a, |m, dot| m.update(2, |s| s.remove(dot, 4)))
         .unwrap();
-    assert_eq!(hex(&encode(&rw)), "01010201040101010001010100");
+    assert_eq!(hex(&encode(&rw)), "02010201040101010001010100");
     assert_eq!(
         decode::<ORMap<u8, DotMap<u8, AWSetStore<u8>>>>(&encode(&sets)).unwrap(),
         sets
@@ -224,13 +230,13 @@ fn ormap_value_kinds_non_canonical_rejected() {
     use synod_crdt::ormap::ORMap;
     use synod_crdt::stores::{CounterStore, DotSet};
     // {2: DotSet{}} with context {a:1}.
-    let bytes = [1u8, 1, 2, 0, 1, 1, 1, 0];
+    let bytes = [2u8, 1, 2, 0, 1, 1, 1, 0];
     assert!(matches!(
         decode::<ORMap<u8, DotSet>>(&bytes),
         Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))
     ));
     // {1: counter {a:1 → (0, 0)}} with context {a:1}.
-    let bytes = [1u8, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0];
+    let bytes = [2u8, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0];
     assert!(matches!(
         decode::<ORMap<u8, CounterStore>>(&bytes),
         Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))

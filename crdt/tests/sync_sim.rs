@@ -48,7 +48,10 @@ impl<T: Lattice, O> Node for Tested<T, O> {
             self.inner.step(
                 Input::Message {
                     from: to,
-                    msg: SyncMessage::Ack { upto },
+                    msg: SyncMessage::Ack {
+                        upto,
+                        seen: synod_clocks::VersionVector::new(),
+                    },
                 },
                 &mut ignored,
             );
