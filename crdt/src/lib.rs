@@ -12,7 +12,10 @@
 //! # What it assumes
 //! - A replica id ([`NodeId`](synod_core::NodeId)) is used by one replica at a time,
 //!   and that replica keeps its state across restarts: a replica that forgets its dots
-//!   and mints them again would make two different adds share a dot.
+//!   and mints them again would make two different adds share a dot. The
+//!   [`sync::AntiEntropy`] node does this for you: it persists (behind a barrier)
+//!   every delta it mints and every value it acknowledges, and
+//!   [`sync::AntiEntropy::restore`] restarts from those records.
 //! - States and deltas from peers are checked with [`Lattice::validate`] before they
 //!   are joined (the [`sync::AntiEntropy`] node does it); a value that fails is
 //!   rejected with [`InvalidState`], never merged.
@@ -52,7 +55,9 @@
 //! | [`DotKernel`] | dot-tagged values plus a causal context: the building block |
 //!
 //! Causal stability ([`stability::Stability`]) says which dots every replica has seen,
-//! so [`RWSet::prune`] can drop remove tokens no concurrent update can still meet.
+//! so [`RWSet::prune`] can drop remove tokens no concurrent update can still meet; the
+//! [`sync::AntiEntropy`] node collects the reports on its acks and prunes by itself,
+//! and [retires](sync::AntiEntropy::retire) replica ids by freezing their entries.
 //!
 //! # Features
 //! - `serde` (default): serde derives on every type and sync message, and the

@@ -26,6 +26,62 @@ use std::collections::{BTreeMap, VecDeque};
 use synod_clocks::VersionVector;
 use synod_core::{Actions, Input, Node, NodeId};
 
+/// The node's output buffer.
+pub type Out<T> = Actions<SyncMessage<T>, SyncRecord<T>, SyncEvent>;
+
+/// What the node makes durable (with a [`Persist`](synod_core::Action::Persist)
+/// barrier, so it is on disk before anything that reveals it is sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SyncRecord<T> {
+    /// A delta this replica minted (a local operation, so that a restarted replica
+    /// never mints one of its dots again, or a pruning delta). Counting them also
+    /// tells a restarted replica where its sequence numbers stopped, so that a late
+    /// acknowledgement from before the crash cannot be mistaken for a new one.
+    Minted(T),
+    /// A value received from a peer, recorded before it is acknowledged (an ack is
+    /// never a lie after a crash).
+    Received(T),
+    /// A replica was retired with this final frontier.
+    Retire {
+        /// The retired replica.
+        replica: NodeId,
+        /// Its frozen frontier.
+        last: u64,
+    },
+}
+
+/// Durable records folded into what a restart needs: the join of every value
+/// recorded, how many deltas were minted, and the retirements. Because values are
+/// joined, a host may fold its log into this at any time (log compaction: one state,
+/// not every delta).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SyncStore<T> {
+    /// The join of every value recorded.
+    pub state: T,
+    /// Deltas minted: every sequence number used so far is at most this.
+    pub minted: u64,
+    /// Retired replicas and their frozen frontiers.
+    pub retired: BTreeMap<NodeId, u64>,
+}
+
+impl<T: Lattice> SyncStore<T> {
+    /// Fold one record in.
+    pub fn apply(&mut self, record: SyncRecord<T>) {
+        match record {
+            SyncRecord::Minted(value) => {
+                self.state.join(&value);
+                self.minted += 1;
+            }
+            SyncRecord::Received(value) => self.state.join(&value),
+            SyncRecord::Retire { replica, last } => {
+                self.retired.insert(replica, last);
+            }
+        }
+    }
+}
+
 /// Tuning of an [`AntiEntropy`] node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncConfig {
@@ -159,6 +215,27 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
         }
     }
 
+    /// A replica `id` restarted from its durable records (folded into `store`). Every
+    /// peer is sent the whole state at the next round, since whatever was buffered
+    /// for them is gone; dots are minted after everything recorded, never again.
+    pub fn restore(
+        id: NodeId,
+        config: SyncConfig,
+        mutator: Mutator<T, O>,
+        store: &SyncStore<T>,
+    ) -> Self {
+        let mut node = Self::with_state(id, config, mutator, store.state.clone());
+        for (&replica, &last) in &store.retired {
+            node.freeze(replica, last);
+        }
+        // Sequence numbers resume past every one used before the crash (so a late
+        // ack from then cannot cover a new delta), and no buffer reaches back to
+        // them: every peer gets the full state once.
+        node.first_seq = store.minted + 1;
+        node.next_seq = store.minted + 1;
+        node
+    }
+
     /// Retire `replica`, which has stopped updating for good; `last` is its final
     /// frontier ([`Lattice::frontier`]: its last dot, or its counter entry), which
     /// every replica must be given alike. From now on its entries are frozen:
@@ -182,13 +259,33 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
                 held,
             });
         }
+        self.freeze(replica, last);
+        Ok(())
+    }
+
+    /// [`retire`](Self::retire), made durable: the record is put in `out` ahead of
+    /// anything else.
+    ///
+    /// # Errors
+    /// As [`retire`](Self::retire); nothing is recorded.
+    pub fn retire_durably(
+        &mut self,
+        replica: NodeId,
+        last: u64,
+        out: &mut Out<T>,
+    ) -> Result<(), CrdtError> {
+        self.retire(replica, last)?;
+        out.persist(SyncRecord::Retire { replica, last });
+        Ok(())
+    }
+
+    fn freeze(&mut self, replica: NodeId, last: u64) {
         self.config.peers.retain(|p| *p != replica);
         self.acked.remove(&replica);
         self.retired.insert(replica, last);
         self.stability
             .retire(replica, &VersionVector::from_entries([(replica, last)]));
         self.collect_garbage();
-        Ok(())
     }
 
     /// Whether `replica` has been retired here.
@@ -202,7 +299,7 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
     }
 
     /// Prune what every member's report shows to be causally stable.
-    fn prune_stable(&mut self) {
+    fn prune_stable(&mut self, out: &mut Out<T>) {
         let seen = self.state.seen();
         if seen.is_empty() {
             return; // a type without dots: nothing to prune
@@ -214,6 +311,7 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
             && let Some((dropped, delta)) = self.state.prune(&stable)
         {
             self.pruned += dropped as u64;
+            out.persist(SyncRecord::Minted(delta.clone()));
             // Peers prune alike when they join it (they may not yet know the dots
             // are stable, and need not).
             self.buffer_delta(delta);
@@ -251,15 +349,19 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
         node != self.id && self.config.peers.contains(&node)
     }
 
-    fn local(&mut self, op: &O, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
+    fn local(&mut self, op: &O, out: &mut Out<T>) {
         match (self.mutator)(&mut self.state, self.id, op) {
-            Ok(delta) => self.buffer_delta(delta),
+            Ok(delta) => {
+                // Durable before any round can reveal the new dot.
+                out.persist(SyncRecord::Minted(delta.clone()));
+                self.buffer_delta(delta);
+            }
             Err(e) => out.emit(SyncEvent::Refused(e)),
         }
     }
 
-    fn round(&mut self, out: &mut Actions<SyncMessage<T>, (), SyncEvent>) {
-        self.prune_stable();
+    fn round(&mut self, out: &mut Out<T>) {
+        self.prune_stable(out);
         for &peer in &self.config.peers {
             if peer == self.id {
                 continue;
@@ -288,12 +390,7 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
         }
     }
 
-    fn receive(
-        &mut self,
-        from: NodeId,
-        msg: SyncMessage<T>,
-        out: &mut Actions<SyncMessage<T>, (), SyncEvent>,
-    ) {
+    fn receive(&mut self, from: NodeId, msg: SyncMessage<T>, out: &mut Out<T>) {
         if self.retired.contains_key(&from) {
             out.emit(SyncEvent::Rejected {
                 from,
@@ -319,6 +416,8 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
                     });
                     return;
                 }
+                // Durable before the ack: an acknowledged value is never lost.
+                out.persist(SyncRecord::Received(value.clone()));
                 self.state.join(&value);
                 let seen = self.state.seen();
                 out.send(from, SyncMessage::Ack { upto, seen });
@@ -359,18 +458,14 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
 impl<T: Lattice, O> Node for AntiEntropy<T, O> {
     type Message = SyncMessage<T>;
     type Request = O;
-    type Persist = ();
+    type Persist = SyncRecord<T>;
     type Event = SyncEvent;
 
     fn id(&self) -> NodeId {
         self.id
     }
 
-    fn step(
-        &mut self,
-        input: Input<SyncMessage<T>, O>,
-        out: &mut Actions<SyncMessage<T>, (), SyncEvent>,
-    ) {
+    fn step(&mut self, input: Input<SyncMessage<T>, O>, out: &mut Out<T>) {
         match input {
             Input::Request(op) => self.local(&op, out),
             Input::Tick => {

@@ -22,7 +22,7 @@ struct Tested<T, O> {
 impl<T: Lattice, O> Node for Tested<T, O> {
     type Message = SyncMessage<T>;
     type Request = O;
-    type Persist = ();
+    type Persist = synod_crdt::sync::SyncRecord<T>;
     type Event = SyncEvent;
     fn id(&self) -> NodeId {
         self.inner.id()
@@ -83,7 +83,7 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
 ) -> Result<Outcome<T, O>, String> {
     let mut config = SimConfig::new(seed);
     config.network = lossy();
-    let mut sim = Sim::new(config, NODES, move |id, _: &Vec<()>| {
+    let mut sim = Sim::new(config, NODES, move |id, _: &Vec<_>| {
         let peers = NODES.iter().copied().filter(|p| *p != id).collect();
         let mut cfg = SyncConfig::new(peers);
         cfg.buffer_limit = buffer_limit;
