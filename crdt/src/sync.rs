@@ -11,6 +11,10 @@
 //! harmless: joins are idempotent and commutative, and anything unacknowledged is
 //! sent again. Deltas every peer has acknowledged are dropped.
 //!
+//! **Forwarding** (Algorithm 2): a received value that inflates the state is also
+//! buffered, tagged with the peer it came from, and sent on to the other peers (never
+//! back), so replicas that can only reach each other through a third one converge.
+//!
 //! **Causal stability rides on acknowledgements**: every ack carries what the acking
 //! replica has seen ([`Lattice::seen`]); the node feeds these reports to a
 //! [`Stability`] tracker and, at each round, prunes what is stable
@@ -42,6 +46,9 @@ pub enum SyncRecord<T> {
     /// A value received from a peer, recorded before it is acknowledged (an ack is
     /// never a lie after a crash).
     Received(T),
+    /// A value received from a peer that was news here, so it was also buffered to
+    /// be forwarded (and took a sequence number, like a minted delta).
+    Forwarded(T),
     /// A replica was retired with this final frontier.
     Retire {
         /// The retired replica.
@@ -60,8 +67,9 @@ pub enum SyncRecord<T> {
 pub struct SyncStore<T> {
     /// The join of every value recorded.
     pub state: T,
-    /// Deltas minted: every sequence number used so far is at most this.
-    pub minted: u64,
+    /// Deltas minted or forwarded: every sequence number used so far is at most
+    /// this.
+    pub sequence: u64,
     /// Retired replicas and their frozen frontiers.
     pub retired: BTreeMap<NodeId, u64>,
 }
@@ -70,9 +78,9 @@ impl<T: Lattice> SyncStore<T> {
     /// Fold one record in.
     pub fn apply(&mut self, record: SyncRecord<T>) {
         match record {
-            SyncRecord::Minted(value) => {
+            SyncRecord::Minted(value) | SyncRecord::Forwarded(value) => {
                 self.state.join(&value);
-                self.minted += 1;
+                self.sequence += 1;
             }
             SyncRecord::Received(value) => self.state.join(&value),
             SyncRecord::Retire { replica, last } => {
@@ -178,7 +186,9 @@ pub struct AntiEntropy<T, O> {
     mutator: Mutator<T, O>,
     state: T,
     /// Deltas with sequence numbers `first_seq..next_seq`.
-    buffer: VecDeque<T>,
+    /// Each delta with the peer it came from (`None`: minted here), so it is not
+    /// sent back there.
+    buffer: VecDeque<(Option<NodeId>, T)>,
     first_seq: u64,
     next_seq: u64,
     /// Highest sequence number each peer acknowledged (absent: nothing).
@@ -231,8 +241,8 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
         // Sequence numbers resume past every one used before the crash (so a late
         // ack from then cannot cover a new delta), and no buffer reaches back to
         // them: every peer gets the full state once.
-        node.first_seq = store.minted + 1;
-        node.next_seq = store.minted + 1;
+        node.first_seq = store.sequence + 1;
+        node.next_seq = store.sequence + 1;
         node
     }
 
@@ -314,12 +324,12 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
             out.persist(SyncRecord::Minted(delta.clone()));
             // Peers prune alike when they join it (they may not yet know the dots
             // are stable, and need not).
-            self.buffer_delta(delta);
+            self.buffer_delta(None, delta);
         }
     }
 
-    fn buffer_delta(&mut self, delta: T) {
-        self.buffer.push_back(delta);
+    fn buffer_delta(&mut self, origin: Option<NodeId>, delta: T) {
+        self.buffer.push_back((origin, delta));
         self.next_seq += 1;
         if self.buffer.len() > self.config.buffer_limit.max(1) {
             self.buffer.pop_front();
@@ -354,7 +364,7 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
             Ok(delta) => {
                 // Durable before any round can reveal the new dot.
                 out.persist(SyncRecord::Minted(delta.clone()));
-                self.buffer_delta(delta);
+                self.buffer_delta(None, delta);
             }
             Err(e) => out.emit(SyncEvent::Refused(e)),
         }
@@ -362,32 +372,39 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
 
     fn round(&mut self, out: &mut Out<T>) {
         self.prune_stable(out);
+        let next = self.next_seq;
         for &peer in &self.config.peers {
             if peer == self.id {
                 continue;
             }
             let acked = self.acked.get(&peer).copied().unwrap_or(0);
-            if acked >= self.next_seq {
+            if acked >= next {
                 continue;
             }
             let msg = if acked < self.first_seq {
                 SyncMessage::State {
                     state: self.state.clone(),
-                    upto: self.next_seq,
+                    upto: next,
                 }
             } else {
                 let from = (acked - self.first_seq) as usize;
-                let mut group = T::default();
-                for delta in self.buffer.iter().skip(from) {
-                    group.join(delta);
+                let mut group: Option<T> = None;
+                for (origin, delta) in self.buffer.iter().skip(from) {
+                    // What came from `peer` is not sent back to it.
+                    if *origin != Some(peer) {
+                        group.get_or_insert_with(T::default).join(delta);
+                    }
                 }
-                SyncMessage::Deltas {
-                    group,
-                    upto: self.next_seq,
-                }
+                let Some(group) = group else {
+                    // Everything pending came from `peer` itself: it has it all.
+                    self.acked.insert(peer, next);
+                    continue;
+                };
+                SyncMessage::Deltas { group, upto: next }
             };
             out.send(peer, msg);
         }
+        self.collect_garbage();
     }
 
     fn receive(&mut self, from: NodeId, msg: SyncMessage<T>, out: &mut Out<T>) {
@@ -416,8 +433,17 @@ impl<T: Lattice, O> AntiEntropy<T, O> {
                     });
                     return;
                 }
-                // Durable before the ack: an acknowledged value is never lost.
-                out.persist(SyncRecord::Received(value.clone()));
+                // Algorithm 2: what is news here is passed on to the other peers,
+                // so replicas that never talk directly still converge. What is not
+                // news is not buffered, which is what stops deltas circulating.
+                // Either way it is durable before the ack: an acknowledged value is
+                // never lost.
+                if value.leq(&self.state) {
+                    out.persist(SyncRecord::Received(value.clone()));
+                } else {
+                    out.persist(SyncRecord::Forwarded(value.clone()));
+                    self.buffer_delta(Some(from), value.clone());
+                }
                 self.state.join(&value);
                 let seen = self.state.seen();
                 out.send(from, SyncMessage::Ack { upto, seen });
