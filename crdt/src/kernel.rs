@@ -174,6 +174,9 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
 
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
+        for dot in self.entries.keys() {
+            validate_dot(*dot)?;
+        }
         match self.entries.keys().find(|d| !self.context.contains(**d)) {
             Some(dot) => Err(InvalidState::DotNotInContext(*dot)),
             None => Ok(()),
@@ -181,15 +184,28 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
     }
 }
 
-/// A context decoded from elsewhere must be compact, or equal states would compare
-/// unequal.
+/// A context decoded from elsewhere must be canonical (a valid vector, a sorted and
+/// compacted cloud), or equal states would compare unequal and lookups misbehave.
 pub(crate) fn validate_context(cc: &CausalContext) -> Result<(), InvalidState> {
-    let mut compacted = cc.clone();
-    compacted.compact();
-    if compacted != *cc {
-        return Err(InvalidState::NotCanonical("causal context not compact"));
+    cc.validate().map_err(not_canonical)
+}
+
+/// A version vector from elsewhere (a stability report, a pruning floor).
+pub(crate) fn validate_vv(vv: &VersionVector) -> Result<(), InvalidState> {
+    vv.validate().map_err(not_canonical)
+}
+
+/// A stored dot from elsewhere: counter 0 names no event (and every context would
+/// claim to contain it).
+pub(crate) fn validate_dot(dot: Dot) -> Result<(), InvalidState> {
+    dot.validate().map_err(not_canonical)
+}
+
+fn not_canonical(e: synod_clocks::DecodeError) -> InvalidState {
+    match e {
+        synod_clocks::DecodeError::NotCanonical(why) => InvalidState::NotCanonical(why),
+        _ => InvalidState::NotCanonical("clock value"),
     }
-    Ok(())
 }
 
 /// The largest counter of `replica` a context holds (vector or cloud).

@@ -333,6 +333,9 @@ impl<K: Ord + Clone + std::fmt::Debug, S: DotStore> Lattice for ORMap<K, S> {
         self.map.check()?;
         let mut dots = Vec::new();
         self.map.collect_dots(&mut dots);
+        for d in &dots {
+            crate::kernel::validate_dot(*d)?;
+        }
         match dots.into_iter().find(|d| !self.context.contains(*d)) {
             Some(d) => Err(InvalidState::DotNotInContext(d)),
             None => Ok(()),

@@ -386,6 +386,9 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for AWSet<E> {
             {
                 return Err(InvalidState::NotCanonical("element dots"));
             }
+            for d in dots.as_slice() {
+                crate::kernel::validate_dot(*d)?;
+            }
             if let Some(d) = dots.as_slice().iter().find(|d| !self.context.contains(**d)) {
                 return Err(InvalidState::DotNotInContext(*d));
             }
@@ -574,9 +577,7 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for RWSet<E> {
     }
     fn validate(&self) -> Result<(), InvalidState> {
         self.kernel.validate()?;
-        if VersionVector::from_entries(self.floor.iter()) != self.floor {
-            return Err(InvalidState::NotCanonical("floor"));
-        }
+        crate::kernel::validate_vv(&self.floor)?;
         if self
             .kernel
             .iter()

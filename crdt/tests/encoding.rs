@@ -242,3 +242,39 @@ fn ormap_value_kinds_non_canonical_rejected() {
         Err(DecodeError::Invalid(InvalidState::NotCanonical(_)))
     ));
 }
+
+/// Decodes `bytes` as `T` and expects a `NotCanonical` rejection.
+fn rejected<T: serde::de::DeserializeOwned + Lattice>(bytes: &[u8], what: &str) {
+    match decode::<T>(bytes) {
+        Err(DecodeError::Invalid(InvalidState::NotCanonical(_))) => {}
+        other => panic!("{what}: expected a NotCanonical rejection, got {other:?}"),
+    }
+}
+
+// Crafted encodings of the synod-clocks values the crdt puts on the wire (Dot,
+// VersionVector, CausalContext): serde accepts any field values, so the decode path
+// validates them — zero dots, zero or unsorted vector entries, unsorted clouds, cloud
+// dots the vector covers or should have absorbed — and each is a typed error.
+#[test]
+fn invalid_clock_values_are_rejected() {
+    // AWSet: element 9 supported by dot 1:0 (every context "contains" counter 0).
+    rejected::<AWSet<u8>>(&[2, 1, 9, 0, 1, 0, 0, 0], "zero dot in a set");
+    // MvReg: value 5 under dot 1:0.
+    rejected::<MvReg<u8>>(&[2, 1, 1, 0, 5, 0, 0], "zero dot in a register");
+    // Empty sets whose context is broken: cloud unsorted (2:5 before 1:5) ...
+    rejected::<AWSet<u8>>(&[2, 0, 0, 2, 2, 5, 1, 5], "unsorted cloud");
+    // ... a vector with a zero counter ...
+    rejected::<AWSet<u8>>(&[2, 0, 1, 1, 0, 0], "zero vector entry");
+    // ... a vector with replicas out of order ...
+    rejected::<AWSet<u8>>(&[2, 0, 2, 2, 1, 1, 1, 0], "unsorted vector");
+    // ... a cloud dot the vector already covers, or one right after it.
+    rejected::<AWSet<u8>>(&[2, 0, 1, 1, 3, 1, 1, 2], "covered cloud dot");
+    rejected::<AWSet<u8>>(&[2, 0, 1, 1, 3, 1, 1, 4], "uncompacted cloud dot");
+    // RWSet: no tokens, empty context, a floor with replicas out of order.
+    rejected::<RWSet<u8>>(&[2, 0, 0, 0, 2, 2, 1, 1, 1], "unsorted floor");
+    // An OR-map value under a zero dot.
+    rejected::<synod_crdt::ORMap<u8, synod_crdt::DotSet>>(
+        &[2, 1, 7, 1, 1, 0, 0, 0],
+        "zero dot in a map",
+    );
+}
