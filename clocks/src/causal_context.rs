@@ -163,6 +163,36 @@ impl CausalContext {
         });
     }
 
+    /// Check a context that came from elsewhere (serde derives accept any value):
+    /// a valid version vector, and a cloud strictly ascending whose every dot lies
+    /// beyond the vector and not right after it (it would have been compacted) —
+    /// the rules [`decode`](Self::decode) enforces on its own format.
+    ///
+    /// ```
+    /// use synod_clocks::{CausalContext, Dot};
+    /// use synod_core::NodeId;
+    /// let mut cc = CausalContext::new();
+    /// cc.insert(Dot::new(NodeId(1), 3));
+    /// assert!(cc.validate().is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`DecodeError::NotCanonical`].
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        self.vv.validate()?;
+        if !self.cloud.windows(2).all(|w| w[0] < w[1]) {
+            return Err(DecodeError::NotCanonical("cloud not strictly ascending"));
+        }
+        if self
+            .cloud
+            .iter()
+            .any(|d| d.counter <= self.vv.get(d.replica).saturating_add(1))
+        {
+            return Err(DecodeError::NotCanonical("cloud dot not beyond the vector"));
+        }
+        Ok(())
+    }
+
     /// Whether the context is empty.
     pub fn is_empty(&self) -> bool {
         self.vv.is_empty() && self.cloud.is_empty()

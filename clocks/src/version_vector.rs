@@ -33,6 +33,25 @@ impl Dot {
     pub const fn new(replica: NodeId, counter: u64) -> Self {
         Dot { replica, counter }
     }
+
+    /// Check a dot that came from elsewhere (serde derives accept any value):
+    /// counters start at 1, so a zero counter names no event.
+    ///
+    /// ```
+    /// use synod_clocks::Dot;
+    /// use synod_core::NodeId;
+    /// assert!(Dot::new(NodeId(1), 1).validate().is_ok());
+    /// assert!(Dot::new(NodeId(1), 0).validate().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`DecodeError::NotCanonical`](crate::DecodeError::NotCanonical).
+    pub fn validate(&self) -> Result<(), crate::DecodeError> {
+        if self.counter == 0 {
+            return Err(crate::DecodeError::NotCanonical("a dot with counter 0"));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Dot {
@@ -106,6 +125,30 @@ impl VersionVector {
             }
         });
         VersionVector { entries }
+    }
+
+    /// Check a vector that came from elsewhere (serde derives accept any value):
+    /// replicas strictly ascending, no zero counters — the form every method keeps,
+    /// and that equality and lookups rely on.
+    ///
+    /// ```
+    /// use synod_clocks::VersionVector;
+    /// use synod_core::NodeId;
+    /// assert!(VersionVector::from_entries([(NodeId(2), 1), (NodeId(1), 3)]).validate().is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`DecodeError::NotCanonical`](crate::DecodeError::NotCanonical).
+    pub fn validate(&self) -> Result<(), crate::DecodeError> {
+        if !self.entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Err(crate::DecodeError::NotCanonical(
+                "replicas not strictly ascending",
+            ));
+        }
+        if self.entries.iter().any(|e| e.1 == 0) {
+            return Err(crate::DecodeError::NotCanonical("a zero counter"));
+        }
+        Ok(())
     }
 
     /// How many events of `replica` the history contains.

@@ -134,6 +134,10 @@ impl Lattice for GCounter {
         self.entries = merged;
     }
 
+    fn frontier(&self, replica: NodeId) -> u64 {
+        self.get(replica)
+    }
+
     fn validate(&self) -> Result<(), InvalidState> {
         // A decoded counter must be canonical: sorted, unique, no zeros.
         let sorted = self.entries.windows(2).all(|w| w[0].0 < w[1].0);
@@ -227,6 +231,11 @@ impl Lattice for PNCounter {
     fn join(&mut self, other: &Self) {
         self.p.join(&other.p);
         self.n.join(&other.n);
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        // Both halves only grow, so their sum does too.
+        self.p.get(replica).saturating_add(self.n.get(replica))
     }
 
     fn validate(&self) -> Result<(), InvalidState> {
@@ -369,6 +378,15 @@ impl Lattice for BoundedCounter {
             let e = self.transfers.entry(*k).or_insert(0);
             *e = (*e).max(*v);
         }
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        // The counts and the transfer rows `replica` writes only grow.
+        self.transfers
+            .range((replica, NodeId(0))..=(replica, NodeId(u64::MAX)))
+            .fold(self.counts.frontier(replica), |acc, (_, n)| {
+                acc.saturating_add(*n)
+            })
     }
 
     fn validate(&self) -> Result<(), InvalidState> {

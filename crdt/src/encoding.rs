@@ -4,7 +4,9 @@
 //! ([`Lattice::validate`]) so what comes out is safe to join.
 //!
 //! The format is pinned by golden vectors in `tests/encoding.rs`: changing the layout
-//! of any type breaks them, and must come with a new [`FORMAT_VERSION`].
+//! of any type breaks them, and must come with a new [`FORMAT_VERSION`]. Version 2
+//! added the remove-wins set's pruning floor (a version vector after the tokens);
+//! version-1 bytes are refused as an unknown version.
 //!
 //! ```
 //! use synod_crdt::encoding::{decode, encode};
@@ -13,7 +15,7 @@
 //! let mut c = GCounter::new();
 //! c.increment(NodeId(1), 5)?;
 //! let bytes = encode(&c);
-//! assert_eq!(bytes, [1, 1, 1, 5]);      // version 1; one entry: replica 1, count 5
+//! assert_eq!(bytes, [2, 1, 1, 5]);      // version 2; one entry: replica 1, count 5
 //! assert_eq!(decode::<GCounter>(&bytes).unwrap(), c);
 //! # Ok::<(), synod_crdt::CrdtError>(())
 //! ```
@@ -21,7 +23,7 @@
 use crate::{InvalidState, Lattice};
 
 /// The version byte every encoding starts with.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Bytes that could not be decoded into a valid value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -26,6 +26,20 @@ pub enum CrdtError {
     /// A transfer of rights from a replica to itself means nothing.
     #[error("a replica cannot transfer rights to itself")]
     SelfTransfer,
+    /// The replica named is not a peer of this node.
+    #[error("{0} is not a peer")]
+    UnknownReplica(NodeId),
+    /// A retirement states a final frontier below what this replica already holds
+    /// of the retired replica: freezing there would refuse values everyone holds.
+    #[error("{replica} retired at {last}, but {held} is held here")]
+    RetiredBehind {
+        /// The replica being retired.
+        replica: NodeId,
+        /// The frontier the retirement states.
+        last: u64,
+        /// The frontier held here.
+        held: u64,
+    },
 }
 
 /// A state or delta received from a peer (or decoded from bytes) breaks an invariant

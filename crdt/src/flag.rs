@@ -51,6 +51,12 @@ impl EWFlag {
 }
 
 impl Lattice for EWFlag {
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.kernel.seen()
+    }
+    fn frontier(&self, replica: NodeId) -> u64 {
+        self.kernel.frontier(replica)
+    }
     fn join(&mut self, other: &Self) {
         self.kernel.join(&other.kernel);
     }
@@ -112,6 +118,12 @@ impl DWFlag {
 }
 
 impl Lattice for DWFlag {
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.kernel.seen()
+    }
+    fn frontier(&self, replica: NodeId) -> u64 {
+        self.kernel.frontier(replica)
+    }
     fn join(&mut self, other: &Self) {
         self.kernel.join(&other.kernel);
     }

@@ -4,7 +4,7 @@
 
 use crate::{CrdtError, InvalidState, Lattice};
 use std::collections::BTreeMap;
-use synod_clocks::{CausalContext, Dot};
+use synod_clocks::{CausalContext, Dot, VersionVector};
 use synod_core::NodeId;
 
 /// Dot-tagged values with a causal context (Almeida, Shoker, Baquero 2018, §6).
@@ -113,6 +113,12 @@ impl<V: Clone> DotKernel<V> {
         self.entries.retain(|dot, _| keep(*dot));
     }
 
+    /// Keep only the values `keep` selects, *without* recording a removal delta (like
+    /// [`retain_dots`](Self::retain_dots), with the value in view).
+    pub fn retain(&mut self, mut keep: impl FnMut(Dot, &V) -> bool) {
+        self.entries.retain(|dot, v| keep(*dot, v));
+    }
+
     /// Remove every value; returns the delta.
     pub fn remove_all(&mut self) -> DotKernel<V> {
         self.remove_where(|_| true)
@@ -158,8 +164,19 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
         self.join_kernel(other);
     }
 
+    fn seen(&self) -> VersionVector {
+        self.context.version_vector().clone()
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        context_frontier(&self.context, replica)
+    }
+
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
+        for dot in self.entries.keys() {
+            validate_dot(*dot)?;
+        }
         match self.entries.keys().find(|d| !self.context.contains(**d)) {
             Some(dot) => Err(InvalidState::DotNotInContext(*dot)),
             None => Ok(()),
@@ -167,13 +184,31 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
     }
 }
 
-/// A context decoded from elsewhere must be compact, or equal states would compare
-/// unequal.
+/// A context decoded from elsewhere must be canonical (a valid vector, a sorted and
+/// compacted cloud), or equal states would compare unequal and lookups misbehave.
 pub(crate) fn validate_context(cc: &CausalContext) -> Result<(), InvalidState> {
-    let mut compacted = cc.clone();
-    compacted.compact();
-    if compacted != *cc {
-        return Err(InvalidState::NotCanonical("causal context not compact"));
+    cc.validate().map_err(not_canonical)
+}
+
+/// A version vector from elsewhere (a stability report, a pruning floor).
+pub(crate) fn validate_vv(vv: &VersionVector) -> Result<(), InvalidState> {
+    vv.validate().map_err(not_canonical)
+}
+
+/// A stored dot from elsewhere: counter 0 names no event (and every context would
+/// claim to contain it).
+pub(crate) fn validate_dot(dot: Dot) -> Result<(), InvalidState> {
+    dot.validate().map_err(not_canonical)
+}
+
+fn not_canonical(e: synod_clocks::DecodeError) -> InvalidState {
+    match e {
+        synod_clocks::DecodeError::NotCanonical(why) => InvalidState::NotCanonical(why),
+        _ => InvalidState::NotCanonical("clock value"),
     }
-    Ok(())
+}
+
+/// The largest counter of `replica` a context holds (vector or cloud).
+pub(crate) fn context_frontier(cc: &CausalContext, replica: NodeId) -> u64 {
+    cc.next_dot(replica).map_or(u64::MAX, |d| d.counter - 1)
 }

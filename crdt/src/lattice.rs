@@ -1,6 +1,7 @@
 //! The join-semilattice every CRDT of this crate is, and the shape of a delta mutator.
 
 use crate::{CrdtError, InvalidState};
+use synod_clocks::VersionVector;
 use synod_core::NodeId;
 
 /// A join-semilattice: [`join`](Lattice::join) is commutative, associative and
@@ -48,6 +49,34 @@ pub trait Lattice: Clone + PartialEq + std::fmt::Debug + Default {
         let mut joined = other.clone();
         joined.join(self);
         joined == *other
+    }
+
+    // --- garbage-collection hooks (defaults: nothing to collect) ------------------
+
+    /// The dots this value has seen *contiguously* (every dot up to each replica's
+    /// counter): what a replica reports for causal stability. Types without dots
+    /// report nothing (the default).
+    fn seen(&self) -> VersionVector {
+        VersionVector::new()
+    }
+
+    /// The largest counter of `replica` this value carries: its last dot, or its
+    /// counter entry. A retired replica's frontier is frozen, and a value from a peer
+    /// that carries it further is refused. Default: 0 (the type carries no
+    /// per-replica information).
+    fn frontier(&self, replica: NodeId) -> u64 {
+        let _ = replica;
+        0
+    }
+
+    /// Drop metadata kept only for dots that are causally stable (`stable`, from
+    /// [`Stability::stable`](crate::stability::Stability::stable)) without changing
+    /// what the value reads. Returns how many entries went and the delta the other
+    /// replicas must join to drop them too, or `None` if nothing went. Default:
+    /// nothing to prune.
+    fn prune(&mut self, stable: &VersionVector) -> Option<(usize, Self)> {
+        let _ = stable;
+        None
     }
 }
 

@@ -12,7 +12,10 @@
 //! # What it assumes
 //! - A replica id ([`NodeId`](synod_core::NodeId)) is used by one replica at a time,
 //!   and that replica keeps its state across restarts: a replica that forgets its dots
-//!   and mints them again would make two different adds share a dot.
+//!   and mints them again would make two different adds share a dot. The
+//!   [`sync::AntiEntropy`] node does this for you: it persists (behind a barrier)
+//!   every delta it mints and every value it acknowledges, and
+//!   [`sync::AntiEntropy::restore`] restarts from those records.
 //! - States and deltas from peers are checked with [`Lattice::validate`] before they
 //!   are joined (the [`sync::AntiEntropy`] node does it); a value that fails is
 //!   rejected with [`InvalidState`], never merged.
@@ -48,11 +51,13 @@
 //! | [`LwwReg`], [`MvReg`] | last-writer-wins (timestamp, then replica) and multi-value registers |
 //! | [`EWFlag`], [`DWFlag`] | enable-wins and disable-wins flags |
 //! | [`GSet`], [`TwoPSet`], [`AWSet`], [`RWSet`] | grow-only, two-phase, add-wins and remove-wins sets |
-//! | [`LwwMap`], [`ORMap`] | a last-writer-wins map; an observed-remove map of nested dot stores ([`DotFun`] registers, [`DotMap`] maps) sharing one causal context |
+//! | [`LwwMap`], [`ORMap`] | a last-writer-wins map; an observed-remove map whose values are dot stores sharing its one causal context: [`DotFun`] (multi-value register), [`DotMap`] (nested map), [`DotSet`] (enable-wins flag), [`DWFlagStore`], [`AWSetStore`], [`RWSetStore`], [`CounterStore`] (reset-on-remove counter) |
 //! | [`DotKernel`] | dot-tagged values plus a causal context: the building block |
 //!
 //! Causal stability ([`stability::Stability`]) says which dots every replica has seen,
-//! so [`RWSet::prune`] can drop remove tokens no concurrent update can still meet.
+//! so [`RWSet::prune`] can drop remove tokens no concurrent update can still meet; the
+//! [`sync::AntiEntropy`] node collects the reports on its acks and prunes by itself,
+//! and [retires](sync::AntiEntropy::retire) replica ids by freezing their entries.
 //!
 //! # Features
 //! - `serde` (default): serde derives on every type and sync message, and the
@@ -73,6 +78,7 @@ pub mod ormap;
 pub mod register;
 pub mod set;
 pub mod stability;
+pub mod stores;
 pub mod sync;
 
 pub use counter::{BoundedCounter, GCounter, PNCounter};
@@ -84,6 +90,7 @@ pub use map::LwwMap;
 pub use ormap::{DotFun, DotMap, DotStore, ORMap};
 pub use register::{LwwReg, LwwWrite, MvReg};
 pub use set::{AWSet, GSet, RWSet, TwoPSet};
+pub use stores::{AWSetStore, CounterStore, DWFlagStore, DotSet, RWSetStore};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

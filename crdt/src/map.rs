@@ -85,4 +85,12 @@ impl<K: Ord + Clone + std::fmt::Debug, V: Ord + Clone + std::fmt::Debug> Lattice
             self.entries.entry(k.clone()).or_default().join(r);
         }
     }
+    fn frontier(&self, replica: synod_core::NodeId) -> u64 {
+        // The latest timestamp `replica` wrote that this map still holds.
+        self.entries
+            .values()
+            .map(|r| r.frontier(replica))
+            .max()
+            .unwrap_or(0)
+    }
 }

@@ -17,6 +17,15 @@ pub trait DotStore: Clone + PartialEq + std::fmt::Debug + Default {
     fn collect_dots(&self, out: &mut Vec<Dot>);
     /// Join with `other`, given each side's context.
     fn join_store(&mut self, mine: &CausalContext, other: &Self, theirs: &CausalContext);
+    /// Check the canonical form a value from elsewhere must have (for example: no
+    /// key of a nested map holds a bottom value), beyond its dots being in the
+    /// context, which the enclosing map checks.
+    ///
+    /// # Errors
+    /// [`InvalidState::NotCanonical`].
+    fn check(&self) -> Result<(), InvalidState> {
+        Ok(())
+    }
 }
 
 /// Dot → value: a multi-value register inside a map (concurrent writes survive; a
@@ -24,7 +33,7 @@ pub trait DotStore: Clone + PartialEq + std::fmt::Debug + Default {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DotFun<V> {
-    entries: BTreeMap<Dot, V>,
+    pub(crate) entries: BTreeMap<Dot, V>,
 }
 
 impl<V> Default for DotFun<V> {
@@ -79,7 +88,7 @@ impl<V: Clone + PartialEq + std::fmt::Debug> DotStore for DotFun<V> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DotMap<K: Ord, S> {
-    entries: BTreeMap<K, S>,
+    pub(crate) entries: BTreeMap<K, S>,
 }
 
 impl<K: Ord, S> Default for DotMap<K, S> {
@@ -104,10 +113,32 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
     /// The update applying `f` to the value under `key` (bottom if absent).
     pub fn update(&self, key: K, f: impl FnOnce(&S) -> Update<S>) -> Update<DotMap<K, S>> {
         let inner = f(self.entries.get(&key).unwrap_or(&S::default()));
+        Self::wrap(key, inner)
+    }
+
+    /// [`update`](Self::update) with an update that can be refused (a counter
+    /// increment that would overflow, say).
+    ///
+    /// # Errors
+    /// Whatever `f` returns; nothing is built.
+    pub fn try_update(
+        &self,
+        key: K,
+        f: impl FnOnce(&S) -> Result<Update<S>, CrdtError>,
+    ) -> Result<Update<DotMap<K, S>>, CrdtError> {
+        let inner = f(self.entries.get(&key).unwrap_or(&S::default()))?;
+        Ok(Self::wrap(key, inner))
+    }
+
+    fn wrap(key: K, inner: Update<S>) -> Update<DotMap<K, S>> {
+        // A bottom value must not be stored under a key (canonical form).
+        let entries = if inner.store.is_bottom() {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([(key, inner.store)])
+        };
         Update {
-            store: DotMap {
-                entries: BTreeMap::from([(key, inner.store)]),
-            },
+            store: DotMap { entries },
             seen: inner.seen,
         }
     }
@@ -157,6 +188,15 @@ impl<K: Ord + Clone + std::fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             }
         }
     }
+    fn check(&self) -> Result<(), InvalidState> {
+        for v in self.entries.values() {
+            if v.is_bottom() {
+                return Err(InvalidState::NotCanonical("a map key holds a bottom value"));
+            }
+            v.check()?;
+        }
+        Ok(())
+    }
 }
 
 /// A change to a dot store: the new content, and the dots it supersedes (including
@@ -168,6 +208,16 @@ pub struct Update<S> {
     pub store: S,
     /// Every dot the update has seen: those it replaces and those it mints.
     pub seen: CausalContext,
+}
+
+impl<S> Update<S> {
+    /// The same update with its content wrapped (or converted) by `f`.
+    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> Update<T> {
+        Update {
+            store: f(self.store),
+            seen: self.seen,
+        }
+    }
 }
 
 /// An observed-remove map of nested CRDTs sharing one causal context.
@@ -221,11 +271,25 @@ impl<K: Ord + Clone + std::fmt::Debug, S: DotStore> ORMap<K, S> {
         replica: NodeId,
         f: impl FnOnce(&DotMap<K, S>, Dot) -> Update<DotMap<K, S>>,
     ) -> Result<ORMap<K, S>, CrdtError> {
+        self.try_apply(replica, |m, dot| Ok(f(m, dot)))
+    }
+
+    /// [`apply`](Self::apply) with an update that can be refused (see
+    /// [`DotMap::try_update`]).
+    ///
+    /// # Errors
+    /// [`CrdtError::Overflow`] when `replica`'s dots are exhausted, or whatever `f`
+    /// returns; nothing changes.
+    pub fn try_apply(
+        &mut self,
+        replica: NodeId,
+        f: impl FnOnce(&DotMap<K, S>, Dot) -> Result<Update<DotMap<K, S>>, CrdtError>,
+    ) -> Result<ORMap<K, S>, CrdtError> {
         let dot = self
             .context
             .next_dot(replica)
             .map_err(|_| CrdtError::Overflow)?;
-        let update = f(&self.map, dot);
+        let update = f(&self.map, dot)?;
         let delta = ORMap {
             map: update.store,
             context: update.seen,
@@ -256,10 +320,22 @@ impl<K: Ord + Clone + std::fmt::Debug, S: DotStore> Lattice for ORMap<K, S> {
         self.join_map(other);
     }
 
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.context.version_vector().clone()
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        crate::kernel::context_frontier(&self.context, replica)
+    }
+
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
+        self.map.check()?;
         let mut dots = Vec::new();
         self.map.collect_dots(&mut dots);
+        for d in &dots {
+            crate::kernel::validate_dot(*d)?;
+        }
         match dots.into_iter().find(|d| !self.context.contains(*d)) {
             Some(d) => Err(InvalidState::DotNotInContext(d)),
             None => Ok(()),

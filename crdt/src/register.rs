@@ -85,6 +85,13 @@ impl<V: Ord + Clone + std::fmt::Debug> Lattice for LwwReg<V> {
     fn join(&mut self, other: &Self) {
         self.join_reg(other);
     }
+    fn frontier(&self, replica: NodeId) -> u64 {
+        // The timestamp of the write, if `replica` made it.
+        self.write
+            .as_ref()
+            .filter(|w| w.replica == replica)
+            .map_or(0, |w| w.timestamp)
+    }
 }
 
 /// A multi-value register on dots: a write replaces exactly the values it has seen,
@@ -146,6 +153,12 @@ impl<V: Clone> MvReg<V> {
 }
 
 impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for MvReg<V> {
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.kernel.seen()
+    }
+    fn frontier(&self, replica: NodeId) -> u64 {
+        self.kernel.frontier(replica)
+    }
     fn join(&mut self, other: &Self) {
         self.kernel.join(&other.kernel);
     }

@@ -3,7 +3,7 @@
 use crate::kernel::validate_context;
 use crate::{CrdtError, DotKernel, InvalidState, Lattice};
 use std::collections::{BTreeMap, BTreeSet};
-use synod_clocks::{CausalContext, Dot};
+use synod_clocks::{CausalContext, Dot, VersionVector};
 use synod_core::NodeId;
 
 /// A grow-only set: join is union.
@@ -370,6 +370,14 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for AWSet<E> {
         self.context.join(&other.context);
     }
 
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.context.version_vector().clone()
+    }
+
+    fn frontier(&self, replica: NodeId) -> u64 {
+        crate::kernel::context_frontier(&self.context, replica)
+    }
+
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
         for dots in self.entries.values() {
@@ -377,6 +385,9 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for AWSet<E> {
                 && (v.len() < 2 || !v.windows(2).all(|w| w[0] < w[1]))
             {
                 return Err(InvalidState::NotCanonical("element dots"));
+            }
+            for d in dots.as_slice() {
+                crate::kernel::validate_dot(*d)?;
             }
             if let Some(d) = dots.as_slice().iter().find(|d| !self.context.contains(**d)) {
                 return Err(InvalidState::DotNotInContext(*d));
@@ -392,6 +403,17 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for AWSet<E> {
 ///
 /// Built on [`DotKernel`]; an operation scans the kernel (linear in its size), which
 /// is the price of keeping remove tokens until they are causally stable.
+///
+/// **Pruning.** Alongside the tokens the set keeps a *floor*, a version vector: every
+/// remove token whose dot is at or below the floor is dropped, on every replica, on
+/// every join (the floor joins by pointwise maximum and rides on every delta). A
+/// replica raises the floor in [`prune`](RWSet::prune) to the causally stable dots,
+/// lowered below any stable remove that still has a live concurrent add (that
+/// remove must keep winning). Why a floor rather than dropping tokens locally: a
+/// replica that dropped its remove token and later re-adds the element would send a
+/// delta that cannot supersede the token still held elsewhere — the replicas would
+/// read differently forever. With the floor, the re-add's delta carries it and the
+/// token goes there too.
 ///
 /// ```
 /// use synod_crdt::{Lattice, RWSet};
@@ -411,12 +433,15 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for AWSet<E> {
 pub struct RWSet<E> {
     /// (element, is_add) tokens.
     kernel: DotKernel<(E, bool)>,
+    /// Remove tokens at or below it are gone everywhere.
+    floor: VersionVector,
 }
 
 impl<E> Default for RWSet<E> {
     fn default() -> Self {
         RWSet {
             kernel: DotKernel::default(),
+            floor: VersionVector::new(),
         }
     }
 }
@@ -447,7 +472,12 @@ impl<E: Ord + Clone> RWSet<E> {
         let kernel = self
             .kernel
             .replace_where(replica, (e.clone(), add), |(x, _)| *x == e)?;
-        Ok(RWSet { kernel })
+        // The floor rides along so that a token pruned here goes wherever this
+        // delta goes.
+        Ok(RWSet {
+            kernel,
+            floor: self.floor.clone(),
+        })
     }
 
     /// Whether `e` is present: it has tokens and none is a remove.
@@ -456,26 +486,46 @@ impl<E: Ord + Clone> RWSet<E> {
         tokens.peek().is_some() && tokens.all(|(_, add)| *add)
     }
 
-    /// Drop remove tokens that are causally stable (`stable`, from
-    /// [`Stability::stable`](crate::stability::Stability::stable)) and are the only
-    /// tokens of their element: the element is absent with or without them, and no
-    /// concurrent add can still arrive. Their dots stay in the context, so the adds
+    /// Raise the floor to the causally stable dots `stable` (from
+    /// [`Stability::stable`](crate::stability::Stability::stable)), lowered below
+    /// every stable remove token whose element still has a live add (the add is
+    /// concurrent with it, and the remove must keep winning), and drop the remove
+    /// tokens now at or below the floor. Their dots stay in the context, so the adds
     /// they removed cannot come back. Returns how many tokens were dropped.
-    pub fn prune(&mut self, stable: &synod_clocks::VersionVector) -> usize {
-        let mut has_add: BTreeSet<&E> = BTreeSet::new();
-        for (e, add) in self.kernel.values() {
-            if *add {
-                has_add.insert(e);
+    pub fn prune(&mut self, stable: &VersionVector) -> usize {
+        let has_add: BTreeSet<&E> = self
+            .kernel
+            .values()
+            .filter(|(_, add)| *add)
+            .map(|(e, _)| e)
+            .collect();
+        let mut cap: BTreeMap<NodeId, u64> = stable.iter().collect();
+        for (dot, (e, add)) in self.kernel.iter() {
+            if !*add && has_add.contains(e) && stable.contains(dot) {
+                let c = cap.entry(dot.replica).or_insert(0);
+                *c = (*c).min(dot.counter - 1);
             }
         }
-        let doomed: BTreeSet<synod_clocks::Dot> = self
-            .kernel
-            .iter()
-            .filter(|(dot, (e, add))| !*add && stable.contains(*dot) && !has_add.contains(e))
-            .map(|(dot, _)| dot)
-            .collect();
-        self.kernel.retain_dots(|dot| !doomed.contains(&dot));
-        doomed.len()
+        self.floor.join(&VersionVector::from_entries(cap));
+        self.drop_below_floor()
+    }
+
+    fn drop_below_floor(&mut self) -> usize {
+        let before = self.kernel.len();
+        let floor = &self.floor;
+        self.kernel
+            .retain(|dot, (_, add)| *add || !floor.contains(dot));
+        before - self.kernel.len()
+    }
+
+    /// The floor: remove tokens at or below it have been pruned everywhere.
+    pub fn floor(&self) -> &VersionVector {
+        &self.floor
+    }
+
+    /// Every token stored: (dot, element, whether it adds), in dot order.
+    pub fn entries(&self) -> impl Iterator<Item = (Dot, &E, bool)> + '_ {
+        self.kernel.iter().map(|(d, (e, add))| (d, e, *add))
     }
 
     /// The number of tokens (adds and removes) stored.
@@ -499,10 +549,44 @@ impl<E: Ord + Clone> RWSet<E> {
 }
 
 impl<E: Ord + Clone + std::fmt::Debug> Lattice for RWSet<E> {
+    fn seen(&self) -> synod_clocks::VersionVector {
+        self.kernel.seen()
+    }
+    fn frontier(&self, replica: NodeId) -> u64 {
+        self.kernel.frontier(replica)
+    }
+    fn prune(&mut self, stable: &VersionVector) -> Option<(usize, Self)> {
+        let dropped = RWSet::prune(self, stable);
+        // The raised floor is the delta: it drops the same tokens elsewhere.
+        (dropped > 0).then(|| {
+            let delta = RWSet {
+                kernel: DotKernel::new(),
+                floor: self.floor.clone(),
+            };
+            (dropped, delta)
+        })
+    }
     fn join(&mut self, other: &Self) {
         self.kernel.join(&other.kernel);
+        if other.floor != self.floor {
+            self.floor.join(&other.floor);
+        }
+        if !self.floor.is_empty() {
+            self.drop_below_floor();
+        }
     }
     fn validate(&self) -> Result<(), InvalidState> {
-        self.kernel.validate()
+        self.kernel.validate()?;
+        crate::kernel::validate_vv(&self.floor)?;
+        if self
+            .kernel
+            .iter()
+            .any(|(d, (_, add))| !*add && self.floor.contains(d))
+        {
+            return Err(InvalidState::NotCanonical(
+                "a remove token at or below the floor",
+            ));
+        }
+        Ok(())
     }
 }

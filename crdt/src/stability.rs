@@ -12,7 +12,7 @@
 //! arrived here before the remove's token may be dropped.
 
 use crate::InvalidState;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use synod_clocks::VersionVector;
 use synod_core::NodeId;
 
@@ -35,7 +35,8 @@ use synod_core::NodeId;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stability {
     reports: BTreeMap<NodeId, VersionVector>,
-    retired: BTreeSet<NodeId>,
+    /// Retired members and their final reports.
+    retired: BTreeMap<NodeId, VersionVector>,
 }
 
 impl Stability {
@@ -46,7 +47,7 @@ impl Stability {
                 .into_iter()
                 .map(|m| (m, VersionVector::new()))
                 .collect(),
-            retired: BTreeSet::new(),
+            retired: BTreeMap::new(),
         }
     }
 
@@ -56,7 +57,7 @@ impl Stability {
     /// [`InvalidState::Retired`] for a retired member; [`InvalidState::UnknownReplica`]
     /// for a replica that is not a member. Nothing changes.
     pub fn observe(&mut self, member: NodeId, seen: &VersionVector) -> Result<(), InvalidState> {
-        if self.retired.contains(&member) {
+        if self.retired.contains_key(&member) {
             return Err(InvalidState::Retired(member));
         }
         let report = self
@@ -72,7 +73,9 @@ impl Stability {
     /// not seen everything some report contains (see the module docs for why).
     pub fn stable(&self, local: &VersionVector) -> Option<VersionVector> {
         let mut all = VersionVector::new();
-        for report in self.reports.values() {
+        // A retired member's last updates count too: one of them may be concurrent
+        // with a dot the remaining members have all seen.
+        for report in self.reports.values().chain(self.retired.values()) {
             all.join(report);
         }
         if !local.descends(&all) {
@@ -85,16 +88,19 @@ impl Stability {
         Some(VersionVector::from_entries(meet))
     }
 
-    /// Retire `member`: it no longer counts for stability, and later reports from it
-    /// are refused. Call only once it has stopped updating and its last state has
-    /// been merged everywhere (its dots stay in every context).
-    pub fn retire(&mut self, member: NodeId) {
-        self.reports.remove(&member);
-        self.retired.insert(member);
+    /// Retire `member`, which has stopped updating; `last` covers everything it did
+    /// (at least its own dots). It no longer holds stability back, later reports from
+    /// it are refused, and nothing is stable here until the local replica has seen
+    /// all of `last` (an update it made concurrently with a remove may still be on
+    /// its way).
+    pub fn retire(&mut self, member: NodeId, last: &VersionVector) {
+        let mut final_report = self.reports.remove(&member).unwrap_or_default();
+        final_report.join(last);
+        self.retired.insert(member, final_report);
     }
 
     /// Whether `member` has been retired.
     pub fn is_retired(&self, member: NodeId) -> bool {
-        self.retired.contains(&member)
+        self.retired.contains_key(&member)
     }
 }

@@ -113,7 +113,10 @@ fn sync_clamps_acks_from_the_future() {
     node.step(
         Input::Message {
             from: b,
-            msg: SyncMessage::Ack { upto: 1_000 },
+            msg: SyncMessage::Ack {
+                upto: 1_000,
+                seen: synod_clocks::VersionVector::new(),
+            },
         },
         &mut out,
     );
@@ -131,7 +134,10 @@ fn sync_clamps_acks_from_the_future() {
     node.step(
         Input::Message {
             from: b,
-            msg: SyncMessage::Ack { upto: 2 },
+            msg: SyncMessage::Ack {
+                upto: 2,
+                seen: synod_clocks::VersionVector::new(),
+            },
         },
         &mut out,
     );

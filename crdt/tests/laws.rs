@@ -279,3 +279,95 @@ fn ormap_laws() {
         .check()
         .unwrap();
 }
+
+// Every causal CRDT of the crate as an OR-map value, sharing the map's one causal
+// context: enable-wins and disable-wins flags, add-wins and remove-wins sets and the
+// reset-on-remove counter (laws, delta correctness and convergence for each, key
+// removal included); then sets nested two maps deep.
+#[test]
+fn ormap_value_kinds_laws() {
+    use synod_crdt::ormap::{DotMap, ORMap};
+    use synod_crdt::stores::*;
+    /// (key, operation): 0 removes the key, 1/2 enable/disable (or add/remove
+    /// element `e`), 3 decrements.
+    type Op = (u8, u8, u8);
+    fn ew(m: &mut ORMap<u8, DotSet>, at: NodeId, op: &Op) -> Result<ORMap<u8, DotSet>, CrdtError> {
+        let &(k, what, _) = op;
+        match what {
+            0 => m.apply(at, |m, _| m.remove(&k)),
+            1 => m.apply(at, |m, dot| m.update(k, |f| f.enable(dot))),
+            _ => m.apply(at, |m, _| m.update(k, |f| f.disable())),
+        }
+    }
+    fn dw(
+        m: &mut ORMap<u8, DWFlagStore>,
+        at: NodeId,
+        op: &Op,
+    ) -> Result<ORMap<u8, DWFlagStore>, CrdtError> {
+        let &(k, what, _) = op;
+        match what {
+            0 => m.apply(at, |m, _| m.remove(&k)),
+            1 => m.apply(at, |m, dot| m.update(k, |f| f.enable(dot))),
+            _ => m.apply(at, |m, dot| m.update(k, |f| f.disable(dot))),
+        }
+    }
+    fn aw(
+        m: &mut ORMap<u8, AWSetStore<u8>>,
+        at: NodeId,
+        op: &Op,
+    ) -> Result<ORMap<u8, AWSetStore<u8>>, CrdtError> {
+        let &(k, what, e) = op;
+        match what {
+            0 => m.apply(at, |m, _| m.remove(&k)),
+            1 => m.apply(at, |m, dot| m.update(k, |s| s.insert(dot, e))),
+            _ => m.apply(at, |m, _| m.update(k, |s| s.remove(&e))),
+        }
+    }
+    fn rw(
+        m: &mut ORMap<u8, RWSetStore<u8>>,
+        at: NodeId,
+        op: &Op,
+    ) -> Result<ORMap<u8, RWSetStore<u8>>, CrdtError> {
+        let &(k, what, e) = op;
+        match what {
+            0 => m.apply(at, |m, _| m.remove(&k)),
+            1 => m.apply(at, |m, dot| m.update(k, |s| s.insert(dot, e))),
+            _ => m.apply(at, |m, dot| m.update(k, |s| s.remove(dot, e))),
+        }
+    }
+    fn counter(
+        m: &mut ORMap<u8, CounterStore>,
+        at: NodeId,
+        op: &Op,
+    ) -> Result<ORMap<u8, CounterStore>, CrdtError> {
+        let &(k, what, by) = op;
+        let by = u64::from(by);
+        match what {
+            0 => m.apply(at, |m, _| m.remove(&k)),
+            3 => m.try_apply(at, |m, dot| m.try_update(k, |c| c.decrement(dot, by))),
+            _ => m.try_apply(at, |m, dot| m.try_update(k, |c| c.increment(dot, by))),
+        }
+    }
+    type Nested = ORMap<u8, DotMap<u8, AWSetStore<u8>>>;
+    fn nested(m: &mut Nested, at: NodeId, op: &Op) -> Result<Nested, CrdtError> {
+        let &(k, what, e) = op;
+        let inner = k % 2;
+        match what {
+            0 => m.apply(at, |m, _| m.remove(&k)),
+            3 => m.apply(at, |m, _| m.update(k, |i| i.remove(&inner))),
+            1 => m.apply(at, |m, dot| {
+                m.update(k, |i| i.update(inner, |s| s.insert(dot, e)))
+            }),
+            _ => m.apply(at, |m, _| {
+                m.update(k, |i| i.update(inner, |s| s.remove(&e)))
+            }),
+        }
+    }
+    let ops = || (0..3u8, 0..4u8, 0..3u8);
+    kit(ops(), ew).check().unwrap();
+    kit(ops(), dw).check().unwrap();
+    kit(ops(), aw).check().unwrap();
+    kit(ops(), rw).check().unwrap();
+    kit(ops(), counter).check().unwrap();
+    kit(ops(), nested).check().unwrap();
+}

@@ -291,3 +291,196 @@ fn ormap_matches_sequential_map() {
         Ok(())
     });
 }
+
+/// Replays `ops` (key k = element / 4, element e = element % 4) on three replicas of
+/// a map with a sequential model `BTreeMap<key, V>` and compares after every step.
+fn map_against_model<S: Lattice, V: PartialEq + std::fmt::Debug + Clone>(
+    ops: &[(u64, Op)],
+    mut apply: impl FnMut(&mut S, NodeId, &Op) -> S,
+    read: impl Fn(&S) -> BTreeMap<u8, V>,
+    mut model: impl FnMut(&mut BTreeMap<u8, V>, &Op),
+) -> Result<(), TestCaseError> {
+    let mut replicas: Vec<S> = vec![S::default(); 3];
+    let mut expected = BTreeMap::new();
+    for (r, op) in ops {
+        let delta = apply(&mut replicas[(*r - 1) as usize], NodeId(*r), op);
+        model(&mut expected, op);
+        for s in replicas.iter_mut() {
+            s.join(&delta);
+        }
+        for s in &replicas {
+            prop_assert_eq!(read(s), expected.clone(), "after {:?} at {}", op, r);
+        }
+    }
+    Ok(())
+}
+
+// Each new OR-map value kind without concurrency behaves like its sequential model:
+// a map of flags (enable-wins and disable-wins alike: Add enables, Remove of an even
+// element disables, of an odd one removes the key), a map of sets (add-wins and
+// remove-wins alike), and a map of counters where removing the key resets it.
+#[test]
+fn ormap_value_kinds_match_sequential_models() {
+    use synod_crdt::stores::*;
+    fn key(e: u8) -> (u8, u8) {
+        (e / 4, e % 4)
+    }
+    fn flag_model(m: &mut BTreeMap<u8, bool>, op: &Op) {
+        match op {
+            Op::Add(e) => {
+                m.insert(key(*e).0, true);
+            }
+            Op::Remove(e) if e % 2 == 0 => {
+                m.remove(&key(*e).0); // a disabled flag is bottom: the key disappears
+            }
+            Op::Remove(e) => {
+                m.remove(&key(*e).0);
+            }
+        }
+    }
+    fn set_model(m: &mut BTreeMap<u8, BTreeSet<u8>>, op: &Op) {
+        match op {
+            Op::Add(e) => {
+                m.entry(key(*e).0).or_default().insert(key(*e).1);
+            }
+            Op::Remove(e) if e % 2 == 0 => {
+                let (k, x) = key(*e);
+                if let Some(s) = m.get_mut(&k) {
+                    s.remove(&x);
+                    if s.is_empty() {
+                        m.remove(&k);
+                    }
+                }
+            }
+            Op::Remove(e) => {
+                m.remove(&key(*e).0);
+            }
+        }
+    }
+    fn counter_model(m: &mut BTreeMap<u8, i128>, op: &Op) {
+        match op {
+            Op::Add(e) => *m.entry(key(*e).0).or_default() += i128::from(key(*e).1) + 1,
+            Op::Remove(e) if e % 2 == 0 => *m.entry(key(*e).0).or_default() -= 1,
+            Op::Remove(e) => {
+                m.remove(&key(*e).0);
+            }
+        }
+    }
+    run(|ops| {
+        map_against_model(
+            ops,
+            |s: &mut ORMap<u8, DotSet>, at, op| {
+                match op {
+                    Op::Add(e) => s.apply(at, |m, d| m.update(key(*e).0, |f| f.enable(d))),
+                    Op::Remove(e) if e % 2 == 0 => {
+                        s.apply(at, |m, _| m.update(key(*e).0, |f| f.disable()))
+                    }
+                    Op::Remove(e) => s.apply(at, |m, _| m.remove(&key(*e).0)),
+                }
+                .unwrap()
+            },
+            |s| s.iter().map(|(k, f)| (*k, f.is_enabled())).collect(),
+            flag_model,
+        )?;
+        map_against_model(
+            ops,
+            |s: &mut ORMap<u8, DWFlagStore>, at, op| {
+                match op {
+                    Op::Add(e) => s.apply(at, |m, d| m.update(key(*e).0, |f| f.enable(d))),
+                    Op::Remove(e) if e % 2 == 0 => s.apply(at, |m, _| m.remove(&key(*e).0)),
+                    Op::Remove(e) => s.apply(at, |m, _| m.remove(&key(*e).0)),
+                }
+                .unwrap()
+            },
+            |s| s.iter().map(|(k, f)| (*k, f.is_enabled())).collect(),
+            flag_model,
+        )?;
+        map_against_model(
+            ops,
+            |s: &mut ORMap<u8, AWSetStore<u8>>, at, op| {
+                match op {
+                    Op::Add(e) => {
+                        s.apply(at, |m, d| m.update(key(*e).0, |x| x.insert(d, key(*e).1)))
+                    }
+                    Op::Remove(e) if e % 2 == 0 => {
+                        s.apply(at, |m, _| m.update(key(*e).0, |x| x.remove(&key(*e).1)))
+                    }
+                    Op::Remove(e) => s.apply(at, |m, _| m.remove(&key(*e).0)),
+                }
+                .unwrap()
+            },
+            |s| {
+                s.iter()
+                    .map(|(k, x)| (*k, x.iter().copied().collect()))
+                    .collect()
+            },
+            set_model,
+        )?;
+        map_against_model(
+            ops,
+            |s: &mut ORMap<u8, RWSetStore<u8>>, at, op| {
+                match op {
+                    Op::Add(e) => {
+                        s.apply(at, |m, d| m.update(key(*e).0, |x| x.insert(d, key(*e).1)))
+                    }
+                    Op::Remove(e) if e % 2 == 0 => {
+                        s.apply(at, |m, d| m.update(key(*e).0, |x| x.remove(d, key(*e).1)))
+                    }
+                    Op::Remove(e) => s.apply(at, |m, _| m.remove(&key(*e).0)),
+                }
+                .unwrap()
+            },
+            // A remove-wins set keeps remove tokens: a key whose elements are all
+            // removed is still stored, and reads as the empty set.
+            |s| {
+                s.iter()
+                    .map(|(k, x)| (*k, x.iter().copied().collect::<BTreeSet<u8>>()))
+                    .filter(|(_, x)| !x.is_empty())
+                    .collect()
+            },
+            set_model,
+        )?;
+        map_against_model(
+            ops,
+            |s: &mut ORMap<u8, CounterStore>, at, op| {
+                match op {
+                    Op::Add(e) => s.try_apply(at, |m, d| {
+                        m.try_update(key(*e).0, |c| c.increment(d, u64::from(key(*e).1) + 1))
+                    }),
+                    Op::Remove(e) if e % 2 == 0 => {
+                        s.try_apply(at, |m, d| m.try_update(key(*e).0, |c| c.decrement(d, 1)))
+                    }
+                    Op::Remove(e) => s.apply(at, |m, _| m.remove(&key(*e).0)),
+                }
+                .unwrap()
+            },
+            |s| s.iter().map(|(k, c)| (*k, c.value())).collect(),
+            counter_model,
+        )
+    });
+}
+
+// The documented reset-on-remove rule of counters in a map: a reset removes the
+// contributions it observed; an increment concurrent with it keeps the incrementing
+// replica's whole contribution (its own earlier increments included), and nothing
+// of the other replicas' observed contributions.
+#[test]
+fn map_counter_reset_keeps_only_concurrent_contributions() {
+    use synod_crdt::stores::CounterStore;
+    let (a, b) = (NodeId(1), NodeId(2));
+    let inc = |m: &mut ORMap<u8, CounterStore>, at: NodeId, by: u64| {
+        m.try_apply(at, |m, d| m.try_update(0, |c| c.increment(d, by)))
+            .unwrap()
+    };
+    let mut x: ORMap<u8, CounterStore> = ORMap::new();
+    let mut y = x.clone();
+    y.join(&inc(&mut x, a, 5));
+    x.join(&inc(&mut y, b, 7));
+    assert_eq!(x.get(&0).map(CounterStore::value), Some(12));
+    let reset = y.apply(b, |m, _| m.remove(&0)).unwrap();
+    inc(&mut x, a, 1); // concurrent with the reset: A's contribution is now 6
+    x.join(&reset);
+    y.join(&x);
+    assert_eq!(x, y);
+    assert_eq!(x.get(&0).map(CounterStore::value), Some(6));
+}

@@ -108,7 +108,7 @@ fn retired_and_unknown_replicas_are_refused() {
         st.stable(&VersionVector::from_entries([(A, 3)]))
             .is_some_and(|v| v.get(A) == 0)
     );
-    st.retire(B);
+    st.retire(B, &VersionVector::new());
     assert!(st.is_retired(B));
     assert_eq!(
         st.observe(B, &VersionVector::new()),
@@ -123,4 +123,41 @@ fn retired_and_unknown_replicas_are_refused() {
             .map(|v| v.get(A)),
         Some(3)
     );
+}
+
+// Found by the simulator: a replica that pruned a remove token and then re-adds the
+// element must not leave a replica that still holds the token reading "absent"
+// forever — the re-add's delta carries the pruning floor, which drops the token there.
+#[test]
+fn re_add_after_pruning_reaches_unpruned_replicas() {
+    let mut ra = RWSet::new();
+    let mut rb = RWSet::new();
+    rb.join(&ra.insert(A, 9).unwrap());
+    rb.join(&ra.remove(A, 9).unwrap());
+    let mut st = Stability::new([A, B]);
+    st.observe(A, ra.context().version_vector()).unwrap();
+    st.observe(B, rb.context().version_vector()).unwrap();
+    let stable = st.stable(ra.context().version_vector()).unwrap();
+    assert_eq!(ra.prune(&stable), 1);
+    let re_add = ra.insert(A, 9).unwrap();
+    rb.join(&re_add);
+    assert!(ra.contains(&9) && rb.contains(&9));
+    assert_eq!(contents(&ra), contents(&rb));
+}
+
+// A retired member's final updates hold stability back until they have arrived: an
+// add it made concurrently with a remove may still be on its way.
+#[test]
+fn retired_members_last_updates_must_arrive_first() {
+    let mut st = Stability::new([A, B, NodeId(3)]);
+    st.observe(A, &VersionVector::from_entries([(A, 2)]))
+        .unwrap();
+    st.observe(B, &VersionVector::from_entries([(A, 2)]))
+        .unwrap();
+    st.retire(NodeId(3), &VersionVector::from_entries([(NodeId(3), 4)]));
+    assert!(st.stable(&VersionVector::from_entries([(A, 2)])).is_none());
+    let stable = st
+        .stable(&VersionVector::from_entries([(A, 2), (NodeId(3), 4)]))
+        .unwrap();
+    assert_eq!(stable.get(A), 2);
 }
