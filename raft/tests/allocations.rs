@@ -11,9 +11,8 @@
 use bytes::Bytes;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
-use std::collections::VecDeque;
-use synod_core::{Action, Actions, Input, Node, NodeId, PersistToken};
-use synod_raft::{Config, EntryKind, Event, MemStorage, Message, RaftNode, Record, Request, Role};
+use synod_core::Input;
+use synod_raft::Request;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -22,78 +21,27 @@ const BATCH: usize = 64;
 const WARM_UP_BATCHES: usize = 50;
 const MEASURED_BATCHES: usize = 1_000;
 
-struct Cluster {
-    nodes: Vec<RaftNode>,
-    applied: [usize; 3],
-    queue: VecDeque<(NodeId, NodeId, Message)>,
-    out: Actions<Message, Record, Event>,
-    acks: Vec<PersistToken>,
-}
+mod lockstep;
+use lockstep::Lockstep as Cluster;
 
-impl Cluster {
-    fn elected() -> Self {
-        let ids = [1, 2, 3].map(NodeId);
-        let nodes = ids
-            .iter()
-            .map(|&id| RaftNode::new(Config::new(id, ids), MemStorage::new()).unwrap())
-            .collect();
-        let mut c = Cluster {
-            nodes,
-            applied: [0; 3],
-            queue: VecDeque::with_capacity(1024),
-            out: Actions::with_capacity(1024),
-            acks: Vec::with_capacity(16),
-        };
-        while c.nodes[0].role() != Role::Leader {
-            c.step(0, Input::Tick);
-            c.quiesce();
+/// Propose `batches` batches (as one `ProposeBatch` each, or one `Propose` per
+/// command) and settle each; every node must apply every entry.
+fn replicate(c: &mut Cluster, pool: &[Bytes], batches: usize, batched: bool) {
+    for _ in 0..batches {
+        let before = c.applied[0];
+        if batched {
+            let commands = (before..before + BATCH)
+                .map(|i| pool[i % pool.len()].clone())
+                .collect();
+            c.step(0, Input::Request(Request::ProposeBatch(commands)));
+        } else {
+            for i in before..before + BATCH {
+                let command = pool[i % pool.len()].clone();
+                c.step(0, Input::Request(Request::Propose(command)));
+            }
         }
         c.quiesce();
-        c
-    }
-
-    fn step(&mut self, i: usize, input: Input<Message, Request>) {
-        self.nodes[i].step(input, &mut self.out);
-        for action in self.out.drain() {
-            match action {
-                Action::Send { to, msg } => self.queue.push_back((NodeId(i as u64 + 1), to, msg)),
-                Action::PersistInBackground { token, .. } => self.acks.push(token),
-                Action::Emit(Event::Committed(e)) if e.kind == EntryKind::Command => {
-                    self.applied[i] += 1
-                }
-                _ => {}
-            }
-        }
-        while let Some(token) = self.acks.pop() {
-            self.step(i, Input::Persisted(token));
-        }
-    }
-
-    fn quiesce(&mut self) {
-        while let Some((from, to, msg)) = self.queue.pop_front() {
-            self.step((to.0 - 1) as usize, Input::Message { from, msg });
-        }
-    }
-
-    /// Propose `batches` batches (as one `ProposeBatch` each, or one `Propose` per
-    /// command) and settle each; every node must apply every entry.
-    fn replicate(&mut self, pool: &[Bytes], batches: usize, batched: bool) {
-        for _ in 0..batches {
-            let before = self.applied[0];
-            if batched {
-                let commands = (before..before + BATCH)
-                    .map(|i| pool[i % pool.len()].clone())
-                    .collect();
-                self.step(0, Input::Request(Request::ProposeBatch(commands)));
-            } else {
-                for i in before..before + BATCH {
-                    let command = pool[i % pool.len()].clone();
-                    self.step(0, Input::Request(Request::Propose(command)));
-                }
-            }
-            self.quiesce();
-            assert_eq!(self.applied, [before + BATCH; 3]);
-        }
+        assert_eq!(c.applied, [before + BATCH; 3]);
     }
 }
 
@@ -107,9 +55,9 @@ fn pool() -> Vec<Bytes> {
 fn allocations_per_entry(batched: bool) -> f64 {
     let pool = pool();
     let mut c = Cluster::elected();
-    c.replicate(&pool, WARM_UP_BATCHES, batched);
+    replicate(&mut c, &pool, WARM_UP_BATCHES, batched);
     let region = Region::new(GLOBAL);
-    c.replicate(&pool, MEASURED_BATCHES, batched);
+    replicate(&mut c, &pool, MEASURED_BATCHES, batched);
     let stats = region.change();
     (stats.allocations + stats.reallocations) as f64 / (MEASURED_BATCHES * BATCH) as f64
 }

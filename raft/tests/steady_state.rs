@@ -3,68 +3,11 @@
 //! replication benchmarks drive them.
 
 use bytes::Bytes;
-use std::collections::VecDeque;
-use synod_core::{Action, Actions, Input, Node, NodeId, PersistToken};
-use synod_raft::{Config, EntryKind, Event, MemStorage, Message, RaftNode, Record, Request, Role};
+use synod_core::Input;
+use synod_raft::Request;
 
-struct Cluster {
-    nodes: Vec<RaftNode>,
-    applied: [u64; 3],
-    queue: VecDeque<(NodeId, NodeId, Message)>,
-    out: Actions<Message, Record, Event>,
-    acks: Vec<PersistToken>,
-    sent: u64,
-}
-
-impl Cluster {
-    fn elected() -> Self {
-        let ids = [1, 2, 3].map(NodeId);
-        let nodes = ids
-            .iter()
-            .map(|&id| RaftNode::new(Config::new(id, ids), MemStorage::new()).unwrap())
-            .collect();
-        let mut c = Cluster {
-            nodes,
-            applied: [0; 3],
-            queue: VecDeque::new(),
-            out: Actions::new(),
-            acks: Vec::new(),
-            sent: 0,
-        };
-        while c.nodes[0].role() != Role::Leader {
-            c.step(0, Input::Tick);
-            c.quiesce();
-        }
-        c.quiesce();
-        c
-    }
-
-    fn step(&mut self, i: usize, input: Input<Message, Request>) {
-        self.nodes[i].step(input, &mut self.out);
-        for action in self.out.drain() {
-            match action {
-                Action::Send { to, msg } => {
-                    self.sent += 1;
-                    self.queue.push_back((NodeId(i as u64 + 1), to, msg));
-                }
-                Action::PersistInBackground { token, .. } => self.acks.push(token),
-                Action::Emit(Event::Committed(e)) if e.kind == EntryKind::Command => {
-                    self.applied[i] += 1
-                }
-                _ => {}
-            }
-        }
-        while let Some(token) = self.acks.pop() {
-            self.step(i, Input::Persisted(token));
-        }
-    }
-
-    fn quiesce(&mut self) {
-        while let Some((from, to, msg)) = self.queue.pop_front() {
-            self.step((to.0 - 1) as usize, Input::Message { from, msg });
-        }
-    }
-}
+mod lockstep;
+use lockstep::Lockstep as Cluster;
 
 // Followers apply a committed batch as soon as the messages settle, without waiting
 // for the next heartbeat: the leader tells them the new commit index (etcd/raft's
@@ -72,7 +15,7 @@ impl Cluster {
 #[test]
 fn followers_apply_a_batch_without_waiting_for_a_heartbeat() {
     let mut c = Cluster::elected();
-    for round in 1..=3u64 {
+    for round in 1..=3usize {
         let before = c.sent;
         let batch = (0..64).map(|i| Bytes::from(vec![i as u8; 128])).collect();
         c.step(0, Input::Request(Request::ProposeBatch(batch)));
@@ -93,7 +36,7 @@ fn followers_apply_a_batch_without_waiting_for_a_heartbeat() {
 fn followers_apply_single_proposals_without_waiting_for_a_heartbeat() {
     let mut c = Cluster::elected();
     let mut before = c.sent;
-    for i in 0..100u64 {
+    for i in 0..100usize {
         let command = Bytes::from(vec![i as u8; 16]);
         c.step(0, Input::Request(Request::Propose(command)));
         if i % 10 == 9 {
