@@ -154,6 +154,27 @@ impl DotStore for DWFlagStore {
     }
 }
 
+/// The two sets are newtypes over a map from element to a dot store; as dot stores
+/// they are exactly that map, so every operation forwards to it.
+macro_rules! element_map_store {
+    ($set:ident) => {
+        impl<E: Ord + Clone + std::fmt::Debug> DotStore for $set<E> {
+            fn is_bottom(&self) -> bool {
+                self.elements.is_bottom()
+            }
+            fn collect_dots(&self, out: &mut Vec<Dot>) {
+                self.elements.collect_dots(out);
+            }
+            fn join_store(&mut self, mine: &CausalContext, other: &Self, theirs: &CausalContext) {
+                self.elements.join_store(mine, &other.elements, theirs);
+            }
+            fn check(&self) -> Result<(), InvalidState> {
+                self.elements.check()
+            }
+        }
+    };
+}
+
 /// The add-wins observed-remove set as a map value: element → the dots of the adds
 /// supporting it.
 ///
@@ -211,20 +232,7 @@ impl<E: Ord + Clone + std::fmt::Debug> AWSetStore<E> {
     }
 }
 
-impl<E: Ord + Clone + std::fmt::Debug> DotStore for AWSetStore<E> {
-    fn is_bottom(&self) -> bool {
-        self.elements.is_bottom()
-    }
-    fn collect_dots(&self, out: &mut Vec<Dot>) {
-        self.elements.collect_dots(out);
-    }
-    fn join_store(&mut self, mine: &CausalContext, other: &Self, theirs: &CausalContext) {
-        self.elements.join_store(mine, &other.elements, theirs);
-    }
-    fn check(&self) -> Result<(), InvalidState> {
-        self.elements.check()
-    }
-}
+element_map_store!(AWSetStore);
 
 /// The remove-wins observed-remove set as a map value: element → add (`true`) and
 /// remove (`false`) tokens; present when it has tokens and all of them are adds.
@@ -273,20 +281,7 @@ impl<E: Ord + Clone + std::fmt::Debug> RWSetStore<E> {
     }
 }
 
-impl<E: Ord + Clone + std::fmt::Debug> DotStore for RWSetStore<E> {
-    fn is_bottom(&self) -> bool {
-        self.elements.is_bottom()
-    }
-    fn collect_dots(&self, out: &mut Vec<Dot>) {
-        self.elements.collect_dots(out);
-    }
-    fn join_store(&mut self, mine: &CausalContext, other: &Self, theirs: &CausalContext) {
-        self.elements.join_store(mine, &other.elements, theirs);
-    }
-    fn check(&self) -> Result<(), InvalidState> {
-        self.elements.check()
-    }
-}
+element_map_store!(RWSetStore);
 
 /// A positive-negative counter as a map value, with **reset-on-remove** semantics:
 /// each replica's contribution (increments, decrements) sits under one dot of that
