@@ -207,3 +207,56 @@ async fn a_node_restarts_from_a_log_with_a_torn_tail_and_catches_up() {
         .await
         .expect("the restarted node catches up within 20 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_serves_a_read_that_sees_a_write_the_leader_acknowledged() {
+    // Checks ReadIndex reads at followers (thesis §6.4, forwarded read index): right
+    // after the leader acknowledges a write, a get sent to each follower (which has
+    // not necessarily applied it yet) returns the written value, never the old one —
+    // and gets never touch the log (the applied index does not move).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start(dir.path()).await;
+    let leader = cluster.leader().await;
+    let mut client = KvClient::new(cluster.client.clone());
+    client.register().await.expect("register");
+    let followers: Vec<NodeId> = IDS.into_iter().filter(|&id| id != leader).collect();
+    for round in 0..5 {
+        let value = format!("v{round}");
+        client.put("k", &value).await.expect("put");
+        for &follower in &followers {
+            let read = client.get_at(follower, "k").await.expect("follower read");
+            assert_eq!(read.as_deref(), Some(value.as_str()), "read at {follower}");
+        }
+    }
+    let before = status(cluster.client[&leader], Duration::from_millis(500))
+        .await
+        .expect("status");
+    for _ in 0..10 {
+        assert_eq!(client.get("k").await.expect("get").as_deref(), Some("v4"));
+    }
+    let after = status(cluster.client[&leader], Duration::from_millis(500))
+        .await
+        .expect("status");
+    assert_eq!(before.applied, after.applied, "a get appended to the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_without_a_known_leader_is_a_typed_failure() {
+    // Checks the read refusal path: a lone node of a three-node cluster (the others
+    // never started) knows no leader, so a read is answered ReadFailed — not a stale
+    // value and not silence.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = Cluster::start(dir.path()).await;
+    cluster.kill(NodeId(2));
+    cluster.kill(NodeId(3));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let reply = ask(
+        cluster.client[&NodeId(1)],
+        &ClientRequest::Read { key: "k".into() },
+    )
+    .await;
+    assert!(
+        matches!(reply, ClientReply::ReadFailed { .. }),
+        "a leaderless node answered {reply:?}"
+    );
+}

@@ -22,6 +22,9 @@ pub enum ClientError {
     /// The session was evicted or never existed: register again.
     #[error("the session expired")]
     SessionExpired,
+    /// The node asked for is not among this client's nodes.
+    #[error("node {0} is not a node of this client")]
+    UnknownNode(NodeId),
     /// The cluster answered something this call does not expect.
     #[error("unexpected reply: {0:?}")]
     Unexpected(ClientReply),
@@ -90,20 +93,36 @@ impl KvClient {
         }
     }
 
-    /// Read `key` through the log.
+    /// Read `key` linearizably through ReadIndex (thesis §6.4): any node may answer
+    /// (a follower forwards the read index request to its leader); no log write and no
+    /// sequence number.
     pub async fn get(&mut self, key: &str) -> Result<Option<String>, ClientError> {
-        let (client, seq) = self.next()?;
-        match self
-            .call(Command::Get {
-                client,
-                seq,
-                key: key.into(),
-            })
-            .await?
-        {
+        match self.send(ClientRequest::Read { key: key.into() }).await? {
             KvResponse::Value(value) => Ok(value),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Read `key` at one particular node (a follower serves it through a forwarded
+    /// read index), retrying there until it answers or the call times out.
+    pub async fn get_at(&mut self, node: NodeId, key: &str) -> Result<Option<String>, ClientError> {
+        let deadline = Instant::now() + self.call_timeout;
+        let addr = *self
+            .nodes
+            .get(&node)
+            .ok_or(ClientError::UnknownNode(node))?;
+        let request = ClientRequest::Read { key: key.into() };
+        let mut problem = String::from("none");
+        while Instant::now() < deadline {
+            match exchange(addr, &request, self.attempt_timeout).await {
+                Ok(ClientReply::Done(KvResponse::Value(value))) => return Ok(value),
+                Ok(ClientReply::ReadFailed { reason, .. }) => problem = reason,
+                Ok(other) => return Err(ClientError::Unexpected(other)),
+                Err(error) => problem = format!("{node}: {error}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(ClientError::Timeout(self.call_timeout, problem))
     }
 
     /// Append `value` to `key`'s value; returns the new length.
@@ -133,8 +152,12 @@ impl KvClient {
     /// Send `command` until some node answers it, following leader hints; the same
     /// command (same sequence number) on every retry.
     async fn call(&mut self, command: Command) -> Result<KvResponse, ClientError> {
+        self.send(ClientRequest::Command(command)).await
+    }
+
+    /// Send `request` until some node answers it, following leader hints.
+    async fn send(&mut self, request: ClientRequest) -> Result<KvResponse, ClientError> {
         let deadline = Instant::now() + self.call_timeout;
-        let request = ClientRequest::Command(command);
         let mut problem = String::from("none");
         // Bounded by the deadline: every iteration makes one attempt or waits.
         while Instant::now() < deadline {
@@ -147,12 +170,19 @@ impl KvClient {
                     return Err(ClientError::SessionExpired);
                 }
                 Ok(ClientReply::Done(response)) => return Ok(response),
-                Ok(ClientReply::NotLeader {
-                    leader: Some(leader),
-                }) if leader != self.target && self.nodes.contains_key(&leader) => {
+                Ok(
+                    ClientReply::NotLeader {
+                        leader: Some(leader),
+                    }
+                    | ClientReply::ReadFailed {
+                        leader: Some(leader),
+                        ..
+                    },
+                ) if leader != self.target && self.nodes.contains_key(&leader) => {
                     self.target = leader;
                     continue;
                 }
+                Ok(ClientReply::ReadFailed { reason, .. }) => problem = reason,
                 Ok(ClientReply::NotLeader { .. }) => {
                     problem = format!("{} does not know a leader", self.target);
                 }

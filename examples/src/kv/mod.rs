@@ -11,8 +11,10 @@
 //! - [`demo`]: three nodes, writes, kill the leader, check every acknowledged write on
 //!   the new leader, restart the killed node and watch it catch up.
 //!
-//! Gets go through the log (they are linearizable because they are ordered with the
-//! writes); ReadIndex reads will avoid the log write once `synod-raft` has them.
+//! Gets do not go through the log: the server asks Raft for a read index
+//! (`Request::Read`, thesis §6.4) and answers from its map once it has applied through
+//! that index, so any node — followers forward the request to their leader — serves a
+//! linearizable read without a log write.
 
 pub mod client;
 pub mod demo;

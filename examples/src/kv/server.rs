@@ -11,11 +11,16 @@
 //! the new leader with the same sequence number; the session table makes that retry
 //! harmless if the first copy commits after all.
 //!
+//! A get is a ReadIndex read on any node: the server hands Raft `Request::Read(ctx)`
+//! (a per-node counter as the context), and on `Event::ReadReady { ctx, index }`
+//! answers from its map once its applied index has reached `index`; on
+//! `Event::ReadFailed` the client is told `ReadFailed` with the leader hint and retries.
+//!
 //! Everything the node spawns lives in one [`JoinSet`] owned by [`serve`]'s future, so
 //! dropping or aborting that future stops the node as abruptly as `kill -9`: only its
 //! files survive.
 
-use super::store::KvStore;
+use super::store::{KvResponse, KvStore};
 use super::wire::{ClientReply, ClientRequest, NodeStatus, read_frame, write_frame};
 use crate::raft_log::{RaftLogOptions, RecoveredIndexed, SegmentedLog};
 use crate::streams::{QueueStream, TickStream};
@@ -29,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_core::{Driver, DriverConfig, DriverError, NodeId, PostcardCodec, Ticks};
-use synod_raft::{Config, Event, LogIndex, ProposeError, RaftNode, Request, Role, Term};
+use synod_raft::{Config, Event, LogIndex, ProposeError, RaftNode, ReadError, Request, Role, Term};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -170,6 +175,9 @@ pub async fn serve(
         applied: LogIndex(0),
         proposing: VecDeque::new(),
         waiting: BTreeMap::new(),
+        next_read: 0,
+        reads: BTreeMap::new(),
+        ready_reads: BTreeMap::new(),
         requests: requests_tx,
         verbose: options.verbose,
     };
@@ -211,6 +219,14 @@ struct App {
     /// Clients whose command landed at an index: `(index, (term, client))`. Bounded by
     /// the client connections (one request each at a time).
     waiting: BTreeMap<LogIndex, (Term, oneshot::Sender<ClientReply>)>,
+    /// The context of the next read: a counter, unique within this node's lifetime.
+    next_read: u64,
+    /// Reads handed to Raft and not yet answered by `ReadReady`/`ReadFailed`, by
+    /// context. Bounded by the client connections; Raft answers every read (it fails
+    /// one that is not ready within two election timeouts).
+    reads: BTreeMap<u64, (String, oneshot::Sender<ClientReply>)>,
+    /// Reads whose read index is known but not applied yet, by `(read index, context)`.
+    ready_reads: BTreeMap<(LogIndex, u64), (String, oneshot::Sender<ClientReply>)>,
     requests: mpsc::Sender<Request>,
     verbose: bool,
 }
@@ -231,6 +247,7 @@ impl App {
                 return;
             }
             ClientRequest::Command(command) => command,
+            ClientRequest::Read { key } => return self.on_read(key, reply),
         };
         if self.role != Role::Leader {
             let _ = reply.send(ClientReply::NotLeader {
@@ -254,6 +271,37 @@ impl App {
                     reason: "the node is busy".into(),
                 });
             }
+        }
+    }
+
+    /// Ask Raft for a read index (any role: a follower forwards it to its leader).
+    fn on_read(&mut self, key: String, reply: oneshot::Sender<ClientReply>) {
+        let ctx = self.next_read;
+        self.next_read += 1;
+        let request = Request::Read(Bytes::copy_from_slice(&ctx.to_be_bytes()));
+        match self.requests.try_send(request) {
+            Ok(()) => {
+                self.reads.insert(ctx, (key, reply));
+            }
+            Err(_) => {
+                let _ = reply.send(ClientReply::ReadFailed {
+                    leader: self.leader,
+                    reason: "the node is busy".into(),
+                });
+            }
+        }
+    }
+
+    /// Answer every read whose read index this node has applied. Answering from the
+    /// map at applied index ≥ read index is what makes the read linearizable.
+    fn answer_ready_reads(&mut self) {
+        while let Some(entry) = self.ready_reads.first_entry() {
+            if entry.key().0 > self.applied {
+                break;
+            }
+            let (key, client) = entry.remove();
+            let value = self.store.get(&key).map(str::to_owned);
+            let _ = client.send(ClientReply::Done(KvResponse::Value(value)));
         }
     }
 
@@ -286,6 +334,33 @@ impl App {
                         },
                     });
                 }
+                self.answer_ready_reads();
+            }
+            Event::ReadReady { ctx, index } => {
+                let Some(context) = read_context(&ctx) else {
+                    return;
+                };
+                if let Some(read) = self.reads.remove(&context) {
+                    // Raft emits ReadReady after the entries through `index`, so the
+                    // read is normally answered at once; the queue keeps the rule
+                    // (answer at applied ≥ read index) explicit.
+                    self.ready_reads.insert((index, context), read);
+                    self.answer_ready_reads();
+                }
+            }
+            Event::ReadFailed { ctx, error } => {
+                let Some((_, client)) = read_context(&ctx).and_then(|c| self.reads.remove(&c))
+                else {
+                    return;
+                };
+                let leader = match error {
+                    ReadError::NotLeader { leader } => leader,
+                    _ => self.leader,
+                };
+                let _ = client.send(ClientReply::ReadFailed {
+                    leader,
+                    reason: error.to_string(),
+                });
             }
             Event::RoleChanged { role, term, leader } => {
                 if self.verbose && (role != self.role || leader != self.leader) {
@@ -309,17 +384,20 @@ impl App {
             Event::StorageFailed(error) => {
                 eprintln!("{}: log read failed: {error}", self.id);
             }
-            // This server reads through the log, never snapshots and never transfers
-            // leadership, so the read, snapshot and transfer events do not arise.
-            Event::ReadReady { .. }
-            | Event::ReadFailed { .. }
-            | Event::TransferRefused(_)
+            // This server never snapshots and never transfers leadership, so the
+            // snapshot and transfer events do not arise.
+            Event::TransferRefused(_)
             | Event::TransferAborted { .. }
             | Event::SnapshotTaken(_)
             | Event::SnapshotRefused(_)
             | Event::RestoreSnapshot(_) => {}
         }
     }
+}
+
+/// The read counter a `Request::Read` context carries (8 bytes, big-endian).
+fn read_context(ctx: &[u8]) -> Option<u64> {
+    ctx.try_into().ok().map(u64::from_be_bytes)
 }
 
 async fn accept_clients(listener: TcpListener, node: mpsc::Sender<Pending>) {

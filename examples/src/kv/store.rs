@@ -26,7 +26,9 @@ pub enum Command {
         /// The new value.
         value: String,
     },
-    /// Read `key` (through the log, so ordered with every write).
+    /// Read `key` through the log, ordered with every write. The client reads with
+    /// [`ClientRequest::Read`](super::wire::ClientRequest::Read) (ReadIndex) instead;
+    /// this command stays for clients that want a read in their session order.
     Get {
         /// The client's session.
         client: ClientId,

@@ -17,6 +17,13 @@ pub const MAX_FRAME_BYTES: u32 = 1 << 20;
 pub enum ClientRequest {
     /// Run a command through the log.
     Command(Command),
+    /// Read `key` linearizably without writing to the log: the node asks Raft for a
+    /// read index (thesis §6.4; a follower forwards the request to its leader) and
+    /// answers from its map once it has applied through that index.
+    Read {
+        /// The key.
+        key: String,
+    },
     /// Report this node's view (answered locally, not through the log).
     Status,
 }
@@ -35,6 +42,15 @@ pub enum ClientReply {
     /// it with the same sequence number.
     Retry {
         /// Why.
+        reason: String,
+    },
+    /// A [`ClientRequest::Read`] could not be served by this node (it knows no
+    /// leader, the leadership changed, too many reads wait, or the read timed out):
+    /// nothing was read. Retry, at `leader` if it is known.
+    ReadFailed {
+        /// The leader to retry at, if this node knows one.
+        leader: Option<NodeId>,
+        /// Why ([`synod_raft::ReadError`] as text).
         reason: String,
     },
     /// The answer to [`ClientRequest::Status`].
