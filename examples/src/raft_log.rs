@@ -17,8 +17,30 @@
 //! before the active segment's first index. Together these keep one property that
 //! makes compaction a matter of deleting files: *once a snapshot covers every index
 //! below the first index of all later segments, a segment holds nothing that is still
-//! needed* (see [`SegmentedLog::segments_covered_by`]). Snapshots are not in
-//! `synod-raft` yet, so nothing deletes segments today.
+//! needed* (see [`SegmentedLog::segments_covered_by`]).
+//!
+//! # Snapshots
+//!
+//! A [`Record::Snapshot`] (Raft §7) is not written into a segment whole. The log
+//! ([`SegmentedLog::open_indexed`] only) takes it in four steps, each durable before
+//! the next:
+//!
+//! 1. the records before it are synced, and the snapshot (metadata and data) is
+//!    written to `snapshot-<sequence>-<index>-<term>.snap.tmp` and synced;
+//! 2. the file is renamed to its final name and the directory synced;
+//! 3. a new segment `<sequence>` starts at `index + 1` with the hard state, the
+//!    entries the log keeps after the snapshot (read from the [`DiskStorage`] the node
+//!    already folded the snapshot into — all of them, or none if the snapshot
+//!    conflicted with the log), and last a *marker*: the snapshot record with empty
+//!    data. It is written and synced at once; from here on the snapshot counts;
+//! 4. every earlier segment and the previous snapshot file are deleted and the
+//!    directory synced.
+//!
+//! [`open`](SegmentedLog::open) restores the newest snapshot whose marker is durable
+//! and replays the segments from the marker's on. A crash before step 3 completes
+//! leaves the old snapshot and segments intact, and the unmarked file (or `.tmp`) is
+//! deleted; a crash during step 4 is finished by deleting what it had not. Because
+//! the marker comes after the rewritten entries, a torn step 3 never loses an entry.
 //!
 //! # Durability
 //!
@@ -48,17 +70,19 @@
 //! [`LogStorage`](synod_raft::LogStorage) trait. The KV server uses the latter.
 
 mod disk;
+mod snapshot_file;
 
 pub use disk::DiskStorage;
 
 use crate::framing::{Scanned, encode_record, scan, sync_dir};
 use disk::{DiskIndex, Located, Replay};
+use snapshot_file::SnapshotFile;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use synod_core::{Storage, StorageError};
-use synod_raft::{HardState, LogIndex, MemStorage, Record};
+use synod_raft::{HardState, LogIndex, MemStorage, Record, Snapshot};
 
 /// How a [`SegmentedLog`] behaves. Build with [`RaftLogOptions::default`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +141,8 @@ pub struct SegmentedLog {
     unpublished: Vec<Located>,
     /// The index of a [`DiskStorage`] to tell where entries landed once written.
     index: Option<Arc<Mutex<DiskIndex>>>,
+    /// The current snapshot's file, if any.
+    snapshot: Option<SnapshotFile>,
 }
 
 /// What [`SegmentedLog::open_indexed`] found.
@@ -197,7 +223,13 @@ impl SegmentedLog {
                 })?;
             }
         }
-        let segments = list_segments(&dir)?;
+        let mut segments = list_segments(&dir)?;
+        let snapshot = choose_snapshot(&dir, &mut segments, options)?;
+        if let Some((_, snapshot)) = &snapshot {
+            storage
+                .restore(snapshot)
+                .map_err(|e| invalid(format!("restoring the snapshot: {e}")))?;
+        }
         let mut records = 0usize;
         let mut truncated_bytes = 0u64;
         let mut active_bytes = 0u64;
@@ -224,6 +256,19 @@ impl SegmentedLog {
                 truncated_bytes = file_bytes - valid_bytes;
             }
             for (offset, record) in &found {
+                if let Record::Snapshot(marker) = record {
+                    // A marker may only name the snapshot restored above: its file is
+                    // durable before the marker is written, and older markers' segments
+                    // were deleted with their snapshots.
+                    if snapshot.as_ref().is_none_or(|(_, s)| s.meta != marker.meta) {
+                        return Err(invalid(format!(
+                            "{} byte {offset}: a marker of snapshot {} whose file is missing",
+                            segment.path.display(),
+                            marker.meta.index
+                        )));
+                    }
+                    continue;
+                }
                 if let Record::Entries(entries) = record
                     && entries
                         .first()
@@ -261,6 +306,7 @@ impl SegmentedLog {
                     poisoned: false,
                     unpublished: Vec::new(),
                     index: None,
+                    snapshot: snapshot.map(|(file, _)| file),
                 }
             }
             None => {
@@ -278,6 +324,7 @@ impl SegmentedLog {
                     poisoned: false,
                     unpublished: Vec::new(),
                     index: None,
+                    snapshot: None,
                 }
             }
         };
@@ -302,8 +349,9 @@ impl SegmentedLog {
     /// segment `k` is, once every later segment's first index is at most
     /// `snapshot_index + 1` — no later record depends on anything in it but entries
     /// the snapshot covers, and each later segment starts with the hard state. The
-    /// active segment is never counted. (For log compaction once `synod-raft` has
-    /// snapshots; nothing deletes segments yet.)
+    /// active segment is never counted. (Snapshots themselves start a new segment
+    /// and delete every one before it; this is the rule for a log that would
+    /// compact without rewriting.)
     pub fn segments_covered_by(&self, snapshot_index: LogIndex) -> usize {
         let mut covered = 0;
         let mut min_later = LogIndex(u64::MAX);
@@ -384,20 +432,28 @@ impl SegmentedLog {
         let touches = match record {
             Record::Entries(entries) => entries.first().map(|e| e.index),
             Record::HardState(_) => None,
-            // Refused before anything is written: the KV service never snapshots,
-            // and replaying one would need the compaction this log does not do yet.
-            Record::Snapshot(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "this log does not store snapshots yet",
-                ));
-            }
+            Record::Snapshot(snapshot) => return self.take_snapshot(snapshot),
         };
         let full = self.active_bytes + self.pending.len() as u64 >= self.options.segment_bytes_max;
         let reaches_back = touches.is_some_and(|i| i < active_first);
         if full || reaches_back {
             self.roll(touches.unwrap_or(self.last_index.next()))?;
         }
+        self.encode(record)?;
+        match record {
+            Record::HardState(hs) => self.hard_state = *hs,
+            Record::Entries(entries) => {
+                if let Some(last) = entries.last() {
+                    self.last_index = last.index;
+                }
+            }
+            Record::Snapshot(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Buffer one record for the active segment, noting where its entries will lie.
+    fn encode(&mut self, record: &Record) -> io::Result<()> {
         let offset = self.active_bytes + self.pending.len() as u64;
         encode_record(record, self.options.max_record_bytes, &mut self.pending)?;
         if let (Some(_), Record::Entries(entries), Some(segment)) =
@@ -412,16 +468,102 @@ impl SegmentedLog {
                     position,
                 }));
         }
-        match record {
-            Record::HardState(hs) => self.hard_state = *hs,
-            Record::Entries(entries) => {
-                if let Some(last) = entries.last() {
-                    self.last_index = last.index;
-                }
-            }
-            Record::Snapshot(_) => {}
-        }
         Ok(())
+    }
+
+    /// The index of the current snapshot (0 without one).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.snapshot.as_ref().map_or(LogIndex(0), |s| s.index)
+    }
+
+    /// Persist a snapshot the node folded into its [`DiskStorage`]; see "Snapshots" in
+    /// the [module docs](self). Each step is durable before the next starts, and a
+    /// crash between any two leaves a directory `open` recovers (the old snapshot and
+    /// segments until the marker is durable, the new ones after).
+    fn take_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        if self.index.is_none() {
+            // The rewrite of the entries after the snapshot reads them from the
+            // shared index; a log opened with `open` has none.
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "snapshots need a log opened with open_indexed",
+            ));
+        }
+        if snapshot.meta.index <= self.snapshot_index() {
+            return Ok(()); // older than the one held: the storage ignored it too
+        }
+        let result = self.snapshot_steps(snapshot);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn snapshot_steps(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        let file = self.snapshot_write(snapshot)?;
+        self.snapshot_mark(&file, snapshot)?;
+        self.snapshot_compact(file)
+    }
+
+    /// Steps 1 and 2: earlier records durable, then the snapshot file written under
+    /// a temporary name, synced, renamed and the directory synced.
+    fn snapshot_write(&mut self, snapshot: &Snapshot) -> io::Result<SnapshotFile> {
+        self.flush()?;
+        let sequence = self.segments.last().map_or(0, |s| s.sequence + 1);
+        let file = SnapshotFile::new(&self.dir, sequence, snapshot.meta.index, snapshot.meta.term);
+        let temp = file.write_temp(snapshot)?;
+        file.publish(&temp)?;
+        Ok(file)
+    }
+
+    /// Step 3: a new segment holding the hard state, the entries after the snapshot
+    /// (rewritten from the index), and the marker naming the snapshot — written and
+    /// synced together. From here on the snapshot is the log's base.
+    fn snapshot_mark(&mut self, file: &SnapshotFile, snapshot: &Snapshot) -> io::Result<()> {
+        let Some(shared) = self.index.clone() else {
+            return Err(io::Error::other("no index"));
+        };
+        let (base, suffix) = disk::suffix(&shared).map_err(io::Error::other)?;
+        if base != snapshot.meta.index {
+            return Err(io::Error::other(format!(
+                "the storage is compacted through {base}, not through the snapshot's {}",
+                snapshot.meta.index
+            )));
+        }
+        self.roll(snapshot.meta.index.next())?;
+        debug_assert_eq!(
+            self.segments.last().map(|s| s.sequence),
+            Some(file.sequence)
+        );
+        self.last_index = suffix.last().map_or(base, |e| e.index);
+        if !suffix.is_empty() {
+            self.encode(&Record::Entries(suffix))?;
+        }
+        self.encode(&Record::Snapshot(Snapshot {
+            meta: snapshot.meta.clone(),
+            data: bytes::Bytes::new(),
+        }))?;
+        self.flush()
+    }
+
+    /// Step 4: the segments before the marker's and the previous snapshot file are
+    /// redundant; delete them and sync the directory.
+    fn snapshot_compact(&mut self, file: SnapshotFile) -> io::Result<()> {
+        let keep_from = self
+            .segments
+            .iter()
+            .position(|s| s.sequence == file.sequence)
+            .unwrap_or(0);
+        for segment in self.segments.drain(..keep_from) {
+            remove_if_present(&segment.path)?;
+            if let Some(index) = &self.index {
+                disk::forget_segment(index, segment.sequence);
+            }
+        }
+        if let Some(old) = self.snapshot.replace(file) {
+            remove_if_present(&old.path)?;
+        }
+        sync_dir(&self.dir)
     }
 }
 
@@ -473,6 +615,75 @@ fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
         return Err(invalid(format!("two segments numbered {}", w[0].sequence)));
     }
     Ok(segments)
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Pick the snapshot to restore: the newest file whose marker is durable in the
+/// segment it names. Finishes what a crash interrupted: a file without its marker
+/// (the crash came before step 3) is deleted, and so are older snapshot files and
+/// the segments before the chosen marker's (a crash during step 4). Removes deleted
+/// segments from `segments`.
+fn choose_snapshot(
+    dir: &Path,
+    segments: &mut Vec<Segment>,
+    options: RaftLogOptions,
+) -> io::Result<Option<(SnapshotFile, Snapshot)>> {
+    let mut chosen: Option<(SnapshotFile, Snapshot)> = None;
+    let mut changed = false;
+    for file in snapshot_file::list(dir)?.into_iter().rev() {
+        if chosen.is_some() {
+            remove_if_present(&file.path)?;
+            changed = true;
+            continue;
+        }
+        let marked = match segments.iter().find(|s| s.sequence == file.sequence) {
+            Some(segment) => has_marker(segment, &file, options)?,
+            None => false,
+        };
+        if !marked {
+            remove_if_present(&file.path)?;
+            changed = true;
+            continue;
+        }
+        let Some(snapshot) = file.read()? else {
+            // Synced before its marker was written: damage to acknowledged state.
+            return Err(invalid(format!(
+                "{} is damaged but its marker is durable",
+                file.path.display()
+            )));
+        };
+        chosen = Some((file, snapshot));
+    }
+    if let Some((file, _)) = &chosen {
+        let keep_from = segments
+            .iter()
+            .position(|s| s.sequence >= file.sequence)
+            .unwrap_or(segments.len());
+        for segment in segments.drain(..keep_from) {
+            remove_if_present(&segment.path)?;
+            changed = true;
+        }
+    }
+    if changed {
+        sync_dir(dir)?;
+    }
+    Ok(chosen)
+}
+
+/// Whether `segment` holds the marker of the snapshot in `file`.
+fn has_marker(segment: &Segment, file: &SnapshotFile, options: RaftLogOptions) -> io::Result<bool> {
+    let mut handle = File::open(&segment.path)?;
+    let len = handle.metadata()?.len();
+    let Scanned { records, .. } = scan::<Record>(&mut handle, len, options.max_record_bytes)?;
+    Ok(records.iter().any(|(_, record)| {
+        matches!(record, Record::Snapshot(m) if m.meta.index == file.index && m.meta.term == file.term)
+    }))
 }
 
 fn create_segment_file(path: &Path) -> io::Result<File> {
@@ -889,6 +1100,195 @@ mod tests {
             damaged,
             "a damaged record must fail its checksum when read back"
         );
+    }
+
+    /// How far [`take_snapshot`](SegmentedLog::take_snapshot) got before the crash.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    enum SnapshotStage {
+        Nothing,
+        TempWritten,
+        Renamed,
+        MarkerTorn,
+        Marked,
+        Compacted,
+    }
+
+    fn snapshot_at(model: &MemStorage, index: u64) -> Snapshot {
+        Snapshot {
+            meta: synod_raft::SnapshotMeta {
+                index: LogIndex(index),
+                term: model.term(LogIndex(index)).expect("term"),
+                ..Default::default()
+            },
+            data: Bytes::from(format!("state through {index}")),
+        }
+    }
+
+    /// Whether `disk` holds what `model` holds from `disk`'s first index on.
+    fn same_suffix(disk: &DiskStorage, model: &MemStorage) -> bool {
+        let (first, last) = (LogStorage::first_index(disk), LogStorage::last_index(disk));
+        if last != model.last_index() || LogStorage::hard_state(disk) != model.hard_state() {
+            return false;
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        (first > last
+            || disk.entries(first, last, u64::MAX, &mut a).is_ok()
+                && model.entries(first, last, u64::MAX, &mut b).is_ok()
+                && a == b)
+            && (first.0 - 1..=last.0).all(|i| disk.term(LogIndex(i)) == model.term(LogIndex(i)))
+    }
+
+    #[test]
+    fn a_crash_at_every_step_of_taking_a_snapshot_recovers_a_consistent_log() {
+        // Checks snapshot durability (Raft §7 with the log's own ordering): the log is
+        // dropped without cleanup after each step of taking a snapshot — temp file
+        // written, renamed, marker segment torn, marker durable, old files deleted —
+        // and reopening always yields the same log after its first index, with the
+        // snapshot restored exactly when its marker was durable; the reopened log then
+        // takes appends and a second snapshot and still recovers.
+        let stages = [
+            SnapshotStage::Nothing,
+            SnapshotStage::TempWritten,
+            SnapshotStage::Renamed,
+            SnapshotStage::MarkerTorn,
+            SnapshotStage::Marked,
+            SnapshotStage::Compacted,
+        ];
+        for stage in stages {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let options = RaftLogOptions {
+                memory_bytes_max: 0,
+                ..small()
+            };
+            let RecoveredIndexed {
+                mut log,
+                mut storage,
+                ..
+            } = SegmentedLog::open_indexed(dir.path(), options).expect("open");
+            let mut model = MemStorage::new();
+            for record in history() {
+                model.apply(&record).expect("model");
+                storage.apply(&record).expect("apply");
+                block_on(log.append(record)).expect("append");
+            }
+            block_on(log.sync()).expect("sync");
+            let segments_before = log.segments().len();
+            assert!(segments_before > 2, "the history spans several segments");
+            let snapshot = snapshot_at(&model, 8);
+            storage
+                .apply(&Record::Snapshot(snapshot.clone()))
+                .expect("fold");
+            if stage == SnapshotStage::TempWritten {
+                let sequence = log.segments().last().expect("a segment").sequence + 1;
+                SnapshotFile::new(dir.path(), sequence, LogIndex(8), snapshot.meta.term)
+                    .write_temp(&snapshot)
+                    .expect("temp");
+            }
+            if stage >= SnapshotStage::Renamed {
+                let file = log.snapshot_write(&snapshot).expect("write");
+                if stage >= SnapshotStage::MarkerTorn {
+                    log.snapshot_mark(&file, &snapshot).expect("mark");
+                }
+                if stage == SnapshotStage::MarkerTorn {
+                    // The marker's write was cut short: lose its last bytes.
+                    let path = log.segments().last().expect("marker segment").path.clone();
+                    let len = std::fs::metadata(&path).expect("stat").len();
+                    let file = OpenOptions::new().write(true).open(&path).expect("open");
+                    file.set_len(len - 3).expect("cut");
+                }
+                if stage >= SnapshotStage::Compacted {
+                    log.snapshot_compact(file).expect("compact");
+                }
+            }
+            drop((log, storage));
+            let marked = stage >= SnapshotStage::Marked;
+            let recovered = SegmentedLog::open_indexed(dir.path(), options).expect("reopen");
+            let mut storage = recovered.storage;
+            let mut log = recovered.log;
+            assert!(same_suffix(&storage, &model), "{stage:?}: the log differs");
+            let expected_first = if marked { 9 } else { 1 };
+            assert_eq!(storage.first_index(), LogIndex(expected_first), "{stage:?}");
+            assert_eq!(
+                storage.snapshot_meta(),
+                marked.then(|| snapshot.meta.clone()),
+                "{stage:?}"
+            );
+            if marked {
+                assert_eq!(storage.snapshot_data(), Ok(snapshot.data.clone()));
+                assert_eq!(log.segments().len(), 1, "{stage:?}: old segments left");
+            }
+            let names: Vec<String> = std::fs::read_dir(dir.path())
+                .expect("list")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            let snapshot_files = names.iter().filter(|n| n.starts_with("snapshot-")).count();
+            assert_eq!(snapshot_files, usize::from(marked), "{stage:?}: {names:?}");
+            // The recovered log goes on: more entries, a second snapshot, a reopen.
+            for record in [entries(13, 15, 3), vote(4, 1), entries(16, 16, 4)] {
+                model.apply(&record).expect("model");
+                storage.apply(&record).expect("apply");
+                block_on(log.append(record)).expect("append");
+            }
+            let second = snapshot_at(&model, 14);
+            model
+                .apply(&Record::Snapshot(second.clone()))
+                .expect("model");
+            storage
+                .apply(&Record::Snapshot(second.clone()))
+                .expect("fold");
+            block_on(log.append(Record::Snapshot(second.clone()))).expect("snapshot");
+            block_on(log.sync()).expect("sync");
+            drop((log, storage));
+            let again = SegmentedLog::open_indexed(dir.path(), options).expect("reopen");
+            assert!(same_suffix(&again.storage, &model), "{stage:?}: after more");
+            assert_eq!(again.storage.first_index(), LogIndex(15));
+            assert_eq!(again.storage.snapshot_meta(), Some(second.meta.clone()));
+            assert_eq!(again.log.segments().len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_follower_snapshot_that_conflicts_with_its_log_discards_the_log() {
+        // Checks the Record::Snapshot rule for an installed snapshot (Raft §7): when
+        // the log holds a different term at the snapshot's index, every entry goes,
+        // durably — the reopened log is empty after the snapshot.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let RecoveredIndexed {
+            mut log,
+            mut storage,
+            ..
+        } = SegmentedLog::open_indexed(dir.path(), small()).expect("open");
+        for record in history() {
+            storage.apply(&record).expect("apply");
+            block_on(log.append(record)).expect("append");
+        }
+        let installed = Snapshot {
+            meta: synod_raft::SnapshotMeta {
+                index: LogIndex(10),
+                term: Term(7), // the log has term 3 there
+                ..Default::default()
+            },
+            data: Bytes::from_static(b"leader state"),
+        };
+        let record = Record::Snapshot(installed.clone());
+        storage.apply(&record).expect("fold");
+        block_on(log.append(record)).expect("snapshot");
+        drop((log, storage));
+        let recovered = SegmentedLog::open_indexed(dir.path(), small()).expect("reopen");
+        assert_eq!(recovered.storage.first_index(), LogIndex(11));
+        assert_eq!(recovered.storage.last_index(), LogIndex(10));
+        assert_eq!(recovered.storage.term(LogIndex(10)), Ok(Term(7)));
+        assert_eq!(recovered.storage.snapshot_data(), Ok(installed.data));
+    }
+
+    #[test]
+    fn a_log_opened_without_an_index_refuses_a_snapshot_before_writing() {
+        // Checks the typed refusal: `open` (MemStorage replay) cannot rewrite the
+        // entries after a snapshot, so it refuses the record and writes nothing.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut log = SegmentedLog::open(dir.path(), small()).expect("open").log;
+        let error = block_on(log.append(Record::Snapshot(Snapshot::default())));
+        assert!(error.is_err());
     }
 
     #[derive(Clone, Debug)]

@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 
 struct Cluster {
+    /// `ServeOptions::snapshot_every` of every node.
+    snapshot_every: u64,
     raft: BTreeMap<NodeId, SocketAddr>,
     client: BTreeMap<NodeId, SocketAddr>,
     tasks: BTreeMap<NodeId, JoinHandle<()>>,
@@ -34,6 +36,10 @@ impl Drop for Cluster {
 
 impl Cluster {
     async fn start(dir: &Path) -> Cluster {
+        Cluster::start_with(dir, 7).await
+    }
+
+    async fn start_with(dir: &Path, snapshot_every: u64) -> Cluster {
         let mut listeners = BTreeMap::new();
         let (mut raft, mut client) = (BTreeMap::new(), BTreeMap::new());
         for id in IDS {
@@ -48,6 +54,7 @@ impl Cluster {
             listeners.insert(id, (r, c));
         }
         let mut cluster = Cluster {
+            snapshot_every,
             raft,
             client,
             tasks: BTreeMap::new(),
@@ -67,6 +74,8 @@ impl Cluster {
         options.log.segment_bytes_max = 512;
         // And no entry cache: committed entries are applied from what was read back.
         options.log.memory_bytes_max = 0;
+        // Frequent snapshots, so the tests cross several compactions.
+        options.snapshot_every = self.snapshot_every;
         self.tasks.insert(
             id,
             tokio::spawn(async move {
@@ -182,6 +191,10 @@ async fn a_node_restarts_from_a_log_with_a_torn_tail_and_catches_up() {
     let last = std::fs::read_dir(&node_dir)
         .expect("dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("seg-"))
+        })
         .max()
         .expect("a segment");
     let mut bytes = std::fs::read(&last).expect("read");
@@ -258,5 +271,146 @@ async fn a_read_without_a_known_leader_is_a_typed_failure() {
     assert!(
         matches!(reply, ClientReply::ReadFailed { .. }),
         "a leaderless node answered {reply:?}"
+    );
+}
+
+/// Wait until `node` reports the same applied index and map digest as `other`, with
+/// `keys` keys; panics after 20 s.
+async fn converged(cluster: &Cluster, node: NodeId, other: NodeId, keys: usize) -> NodeStatusView {
+    let wait = async {
+        loop {
+            let a = status(cluster.client[&other], Duration::from_millis(200)).await;
+            let b = status(cluster.client[&node], Duration::from_millis(200)).await;
+            if let (Ok(a), Ok(b)) = (a, b)
+                && a.applied == b.applied
+                && a.digest == b.digest
+                && b.keys == keys
+            {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("converged within 20 s")
+}
+
+type NodeStatusView = synod_examples::kv::wire::NodeStatus;
+
+fn snapshot_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snapshot-"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_restarted_from_snapshots_serves_every_acknowledged_write_once() {
+    // Checks restart from snapshot plus log (Raft §7) with the session table in the
+    // snapshot (thesis §6.3): every node snapshots every 5 entries; after all three
+    // are killed and restarted, each starts from a snapshot file, every acknowledged
+    // put reads back, and a retry of an append the snapshot covers is answered from
+    // the restored session table instead of being applied again.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = Cluster::start_with(dir.path(), 5).await;
+    let leader = cluster.leader().await;
+    let mut client = KvClient::new(cluster.client.clone());
+    let session = client.register().await.expect("register");
+    let append = ClientRequest::Command(Command::Append {
+        client: session,
+        seq: Sequence(1),
+        key: "log".into(),
+        value: "once".into(),
+    });
+    let first = ask(cluster.client[&leader], &append).await;
+    assert_eq!(first, ClientReply::Done(KvResponse::Appended { len: 4 }));
+    client.put("skip", "seq 1 is taken").await.ok(); // numbered 1 too: Stale, ignored
+    let mut client = KvClient::new(cluster.client.clone());
+    client.register().await.expect("register");
+    for i in 0..20 {
+        client
+            .put(&format!("k{i}"), &format!("v{i}"))
+            .await
+            .expect("put");
+    }
+    for id in IDS {
+        converged(&cluster, id, leader, 21).await;
+    }
+    for id in IDS {
+        cluster.kill(id);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for id in IDS {
+        let files = snapshot_files(&dir.path().join(format!("n{}", id.get())));
+        assert_eq!(files.len(), 1, "{id}: {files:?}");
+        cluster.restart(id, dir.path()).await;
+    }
+    let leader = cluster.leader().await;
+    for id in IDS {
+        let s = status(cluster.client[&id], Duration::from_millis(500))
+            .await
+            .expect("status");
+        assert!(s.snapshot >= 5, "{id} did not start from a snapshot: {s:?}");
+    }
+    for i in 0..20 {
+        assert_eq!(
+            client.get(&format!("k{i}")).await.expect("get").as_deref(),
+            Some(format!("v{i}").as_str())
+        );
+    }
+    let retry = ask(cluster.client[&leader], &append).await;
+    assert_eq!(
+        retry, first,
+        "the retry is answered from the restored sessions"
+    );
+    assert_eq!(
+        client.get("log").await.expect("get").as_deref(),
+        Some("once")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_node_catches_up_through_install_snapshot() {
+    // Checks InstallSnapshot over TCP (Raft §7): a follower's directory is deleted
+    // while it is down and the leader compacts past everything it held; restarted
+    // empty, it receives the leader's snapshot (its own snapshot index jumps above 0
+    // without applying from index 1), then the log, and converges to the leader's
+    // map — and serves a read of the latest write.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = Cluster::start_with(dir.path(), 5).await;
+    let leader = cluster.leader().await;
+    let mut client = KvClient::new(cluster.client.clone());
+    client.register().await.expect("register");
+    for i in 0..10 {
+        client.put(&format!("k{i}"), "before").await.expect("put");
+    }
+    let victim = IDS
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    cluster.kill(victim);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    std::fs::remove_dir_all(dir.path().join(format!("n{}", victim.get()))).expect("wipe");
+    for i in 10..30 {
+        client.put(&format!("k{i}"), "after").await.expect("put");
+    }
+    let leader_status = status(cluster.client[&leader], Duration::from_millis(500))
+        .await
+        .expect("status");
+    assert!(
+        leader_status.snapshot >= 25,
+        "the leader compacted: {leader_status:?}"
+    );
+    cluster.restart(victim, dir.path()).await;
+    let caught_up = converged(&cluster, victim, leader, 30).await;
+    assert!(
+        caught_up.snapshot >= 25,
+        "the wiped node caught up without a snapshot: {caught_up:?}"
+    );
+    assert_eq!(
+        client.get_at(victim, "k29").await.expect("read").as_deref(),
+        Some("after")
     );
 }

@@ -63,13 +63,16 @@ pub struct ServeOptions {
     pub heartbeat_ticks: Ticks,
     /// Segment sizes and record limits of the file log.
     pub log: RaftLogOptions,
+    /// Take a snapshot (the map plus the session table) once this many entries were
+    /// applied since the last one, compacting the log (Raft §7). 0: never.
+    pub snapshot_every: u64,
     /// Print role changes and recovery to stdout.
     pub verbose: bool,
 }
 
 impl ServeOptions {
     /// Defaults: 10 ms ticks, election timeout 15 ticks, heartbeat 3, default log
-    /// options, quiet.
+    /// options, a snapshot every 1,000 applied entries, quiet.
     pub fn new(
         id: NodeId,
         raft_addrs: BTreeMap<NodeId, SocketAddr>,
@@ -83,6 +86,7 @@ impl ServeOptions {
             election_ticks: Ticks(15),
             heartbeat_ticks: Ticks(3),
             log: RaftLogOptions::default(),
+            snapshot_every: 1_000,
             verbose: false,
         }
     }
@@ -125,7 +129,8 @@ pub async fn serve(
     } = SegmentedLog::open_indexed(&options.data_dir, options.log)?;
     if options.verbose {
         println!(
-            "{id}: recovered {records} records ({} entries, term {}) from {} segments{}",
+            "{id}: recovered {records} records (snapshot through {}, log through {}, term {}) from {} segments{}",
+            log.snapshot_index().0,
             synod_raft::LogStorage::last_index(&storage).0,
             synod_raft::LogStorage::hard_state(&storage).term.0,
             log.segments().len(),
@@ -178,6 +183,9 @@ pub async fn serve(
         next_read: 0,
         reads: BTreeMap::new(),
         ready_reads: BTreeMap::new(),
+        snapshot_every: options.snapshot_every,
+        snapshot_index: LogIndex(0),
+        snapshotting: false,
         requests: requests_tx,
         verbose: options.verbose,
     };
@@ -227,6 +235,12 @@ struct App {
     reads: BTreeMap<u64, (String, oneshot::Sender<ClientReply>)>,
     /// Reads whose read index is known but not applied yet, by `(read index, context)`.
     ready_reads: BTreeMap<(LogIndex, u64), (String, oneshot::Sender<ClientReply>)>,
+    /// Applied entries between snapshots (0: never snapshot).
+    snapshot_every: u64,
+    /// The index of the latest snapshot (taken, installed or restored).
+    snapshot_index: LogIndex,
+    /// A snapshot request is with the node and not yet answered.
+    snapshotting: bool,
     requests: mpsc::Sender<Request>,
     verbose: bool,
 }
@@ -241,6 +255,7 @@ impl App {
                     term: self.term.0,
                     leader: self.leader,
                     applied: self.applied.0,
+                    snapshot: self.snapshot_index.0,
                     keys: self.store.len(),
                     digest: self.store.digest(),
                 }));
@@ -305,6 +320,32 @@ impl App {
         }
     }
 
+    /// Hand the node a snapshot once `snapshot_every` entries were applied since the
+    /// last one (one request at a time).
+    fn maybe_snapshot(&mut self) {
+        if self.snapshot_every == 0
+            || self.snapshotting
+            || self.applied.0 < self.snapshot_index.0.saturating_add(self.snapshot_every)
+        {
+            return;
+        }
+        let data = match self.store.snapshot() {
+            Ok(data) => Bytes::from(data),
+            Err(error) => {
+                eprintln!("{}: encoding a snapshot failed: {error}", self.id);
+                return;
+            }
+        };
+        let request = Request::Snapshot {
+            index: self.applied,
+            data,
+        };
+        // A full queue only delays the snapshot to a later entry.
+        if self.requests.try_send(request).is_ok() {
+            self.snapshotting = true;
+        }
+    }
+
     fn on_event(&mut self, event: Event) {
         match event {
             Event::Proposed { index, term } => {
@@ -333,6 +374,46 @@ impl App {
                             reason: "another leader's entry took the slot".into(),
                         },
                     });
+                }
+                self.answer_ready_reads();
+                self.maybe_snapshot();
+            }
+            Event::SnapshotTaken(meta) => {
+                self.snapshotting = false;
+                self.snapshot_index = self.snapshot_index.max(meta.index);
+                if self.verbose {
+                    println!("{}: snapshot through {}", self.id, meta.index.0);
+                }
+            }
+            Event::SnapshotRefused(error) => {
+                // Usually a snapshot installed from the leader overtook ours.
+                self.snapshotting = false;
+                if self.verbose {
+                    println!("{}: snapshot refused: {error}", self.id);
+                }
+            }
+            Event::RestoreSnapshot(snapshot) => {
+                let index = snapshot.meta.index;
+                match KvStore::restore(&snapshot.data) {
+                    Ok(store) => self.store = store,
+                    // Not data this service wrote: keep serving what we have, loudly.
+                    Err(error) => eprintln!("{}: snapshot {index} undecodable: {error}", self.id),
+                }
+                self.applied = index;
+                self.snapshot_index = index;
+                // Proposals inside the snapshot are never emitted as committed here;
+                // whether they won their slot is unknown, so their clients retry.
+                let covered: Vec<LogIndex> =
+                    self.waiting.range(..=index).map(|(&i, _)| i).collect();
+                for i in covered {
+                    if let Some((_, client)) = self.waiting.remove(&i) {
+                        let _ = client.send(ClientReply::Retry {
+                            reason: "the entry was covered by an installed snapshot".into(),
+                        });
+                    }
+                }
+                if self.verbose {
+                    println!("{}: restored the snapshot through {}", self.id, index.0);
                 }
                 self.answer_ready_reads();
             }
@@ -384,13 +465,8 @@ impl App {
             Event::StorageFailed(error) => {
                 eprintln!("{}: log read failed: {error}", self.id);
             }
-            // This server never snapshots and never transfers leadership, so the
-            // snapshot and transfer events do not arise.
-            Event::TransferRefused(_)
-            | Event::TransferAborted { .. }
-            | Event::SnapshotTaken(_)
-            | Event::SnapshotRefused(_)
-            | Event::RestoreSnapshot(_) => {}
+            // This server never transfers leadership.
+            Event::TransferRefused(_) | Event::TransferAborted { .. } => {}
         }
     }
 }

@@ -72,6 +72,18 @@ pub enum KvResponse {
     Invalid,
 }
 
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    data: &'a BTreeMap<String, String>,
+    sessions: &'a Sessions<KvResponse>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotOwned {
+    data: BTreeMap<String, String>,
+    sessions: Sessions<KvResponse>,
+}
+
 /// The key-value map and its session table.
 ///
 /// ```
@@ -158,6 +170,34 @@ impl KvStore {
             Err(SessionError::Expired(_)) => KvResponse::SessionExpired,
             Err(SessionError::Stale { .. }) => KvResponse::Stale,
         }
+    }
+
+    /// The map and the session table as snapshot data (Raft §7; the sessions must
+    /// travel with the map, thesis §6.3, or a retried request would apply twice after
+    /// a restore). Deterministic: both are ordered maps, encoded with postcard, so
+    /// equal stores give equal bytes.
+    pub fn snapshot(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(&SnapshotRef {
+            data: &self.data,
+            sessions: &self.sessions,
+        })
+    }
+
+    /// A store from [`snapshot`](Self::snapshot) data.
+    ///
+    /// ```
+    /// use synod_examples::kv::store::KvStore;
+    /// let store = KvStore::new();
+    /// assert_eq!(KvStore::restore(&store.snapshot()?)?, store);
+    /// assert!(KvStore::restore(b"\xff\xff").is_err());
+    /// # Ok::<(), postcard::Error>(())
+    /// ```
+    pub fn restore(data: &[u8]) -> Result<KvStore, postcard::Error> {
+        let owned: SnapshotOwned = postcard::from_bytes(data)?;
+        Ok(KvStore {
+            data: owned.data,
+            sessions: owned.sessions,
+        })
     }
 
     /// The value of `key`, read locally (no linearizability: for inspection).

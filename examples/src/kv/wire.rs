@@ -70,6 +70,9 @@ pub struct NodeStatus {
     pub leader: Option<NodeId>,
     /// The last log index applied to its map.
     pub applied: u64,
+    /// The index of its latest snapshot (taken, installed from the leader, or
+    /// restored at start-up); 0 without one.
+    pub snapshot: u64,
     /// Keys in its map.
     pub keys: usize,
     /// [`KvStore::digest`](super::store::KvStore::digest) of its map.

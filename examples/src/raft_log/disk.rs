@@ -11,21 +11,31 @@
 //!
 //! The two halves meet in one shared index: the node owns the `DiskStorage` and the
 //! driver owns the `SegmentedLog`, and both run on the node's task.
+//!
+//! After a snapshot the index starts at the snapshot's index (its *base*): entry `i`
+//! is slot `i - base - 1`, and the snapshot itself (metadata and data) is kept for
+//! [`LogStorage::snapshot_meta`] and [`LogStorage::snapshot_data`].
 
 use super::{RaftLogOptions, Segment};
 use crate::framing::{RECORD_HEADER_BYTES, record_crc};
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use synod_raft::{Entry, HardState, LogIndex, LogStorage, MemStorage, Record, StorageError, Term};
+use synod_raft::{
+    Entry, HardState, LogIndex, LogStorage, MemStorage, Record, Snapshot, SnapshotMeta,
+    StorageError, Term,
+};
 
 /// Rebuilding a node's state from replayed records.
 pub(super) trait Replay {
     fn replay(&mut self, sequence: u64, offset: u64, record: &Record) -> Result<(), StorageError>;
     fn replayed_hard_state(&self) -> HardState;
     fn replayed_last_index(&self) -> LogIndex;
+    /// Start from this snapshot (loaded from its file) before any segment is replayed.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StorageError>;
 }
 
 impl Replay for MemStorage {
@@ -37,6 +47,9 @@ impl Replay for MemStorage {
     }
     fn replayed_last_index(&self) -> LogIndex {
         LogStorage::last_index(self)
+    }
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        self.apply(&Record::Snapshot(snapshot.clone()))
     }
 }
 
@@ -62,8 +75,12 @@ struct Slot {
 /// The index both halves share.
 #[derive(Debug)]
 pub(super) struct DiskIndex {
-    /// Entry `i` (from 1) at `slots[i - 1]`.
+    /// Entry `i` at `slots[i - base - 1]`.
     slots: Vec<Slot>,
+    /// The compaction point: the latest snapshot's index (0 without one).
+    base: LogIndex,
+    /// The term of the entry at `base`.
+    base_term: Term,
     paths: BTreeMap<u64, PathBuf>,
     memory_bytes: u64,
     memory_bytes_max: u64,
@@ -83,6 +100,9 @@ pub(super) struct DiskIndex {
 #[derive(Debug)]
 pub struct DiskStorage {
     hard_state: HardState,
+    /// The latest snapshot folded in (its data held in memory, as the node hands
+    /// it out in chunks to lagging followers).
+    snapshot: Option<Snapshot>,
     shared: Arc<Mutex<DiskIndex>>,
 }
 
@@ -90,8 +110,11 @@ impl DiskStorage {
     pub(super) fn new(options: RaftLogOptions) -> Self {
         DiskStorage {
             hard_state: HardState::default(),
+            snapshot: None,
             shared: Arc::new(Mutex::new(DiskIndex {
                 slots: Vec::new(),
+                base: LogIndex(0),
+                base_term: Term(0),
                 paths: BTreeMap::new(),
                 memory_bytes: 0,
                 memory_bytes_max: options.memory_bytes_max,
@@ -140,7 +163,7 @@ pub(super) fn track_segment(shared: &Mutex<DiskIndex>, segment: &Segment) {
 pub(super) fn publish(shared: &Mutex<DiskIndex>, written: &[Located]) {
     let mut index = lock(shared);
     for w in written {
-        let Some(slot) = slot_of(w.index).and_then(|p| index.slots.get_mut(p)) else {
+        let Some(slot) = index.slot(w.index).and_then(|p| index.slots.get_mut(p)) else {
             continue;
         };
         // The same index and term is the same entry (log matching); anything else was
@@ -152,11 +175,59 @@ pub(super) fn publish(shared: &Mutex<DiskIndex>, written: &[Located]) {
     index.evict();
 }
 
-fn slot_of(index: LogIndex) -> Option<usize> {
-    usize::try_from(index.0.checked_sub(1)?).ok()
-}
-
 impl DiskIndex {
+    /// The slot of entry `index`, if it lies after the base (it may be beyond the end).
+    fn slot(&self, index: LogIndex) -> Option<usize> {
+        usize::try_from(index.0.checked_sub(self.base.0)?.checked_sub(1)?).ok()
+    }
+
+    fn last_index(&self) -> LogIndex {
+        LogIndex(self.base.0 + self.slots.len() as u64)
+    }
+
+    /// Fold in a snapshot through `meta.index` (the [`Record::Snapshot`] rule): the
+    /// entries after it stay if the log holds `meta.index` with `meta.term`,
+    /// otherwise the whole log goes. A snapshot at or before the base changes nothing.
+    fn compact(&mut self, meta: &SnapshotMeta) {
+        if meta.index <= self.base {
+            return;
+        }
+        let matching = self
+            .slot(meta.index)
+            .and_then(|p| self.slots.get(p))
+            .is_some_and(|s| s.term == meta.term);
+        let drop = if matching {
+            self.slot(meta.index).map_or(0, |p| p + 1)
+        } else {
+            self.slots.len()
+        };
+        for slot in self.slots.drain(..drop) {
+            if let Some(entry) = slot.entry {
+                self.memory_bytes -= entry.data.len() as u64;
+            }
+        }
+        self.evicted_below = self.evicted_below.saturating_sub(drop);
+        self.base = meta.index;
+        self.base_term = meta.term;
+        self.cache = None;
+    }
+
+    /// Every entry after the base, read from memory or the segments: what a new
+    /// segment rewrites after a snapshot.
+    fn suffix(&mut self) -> Result<Vec<Entry>, StorageError> {
+        let mut out = Vec::with_capacity(self.slots.len());
+        let mut at = self.base.next();
+        while at <= self.last_index() {
+            out.push(self.read(at)?);
+            at = at.next();
+        }
+        Ok(out)
+    }
+
+    fn forget_segment(&mut self, sequence: u64) {
+        self.paths.remove(&sequence);
+    }
+
     fn evict(&mut self) {
         while self.memory_bytes > self.memory_bytes_max && self.evicted_below < self.slots.len() {
             let slot = &mut self.slots[self.evicted_below];
@@ -184,7 +255,9 @@ impl DiskIndex {
         let Some(first) = entries.first() else {
             return Ok(());
         };
-        let keep = slot_of(first.index).ok_or(StorageError::Gap(first.index))?;
+        let keep = self
+            .slot(first.index)
+            .ok_or(StorageError::Gap(first.index))?;
         if keep > self.slots.len() || entries.windows(2).any(|w| w[1].index != w[0].index.next()) {
             return Err(StorageError::Gap(first.index));
         }
@@ -211,7 +284,8 @@ impl DiskIndex {
     }
 
     fn read(&mut self, index: LogIndex) -> Result<Entry, StorageError> {
-        let slot = slot_of(index)
+        let slot = self
+            .slot(index)
             .and_then(|p| self.slots.get(p))
             .ok_or(StorageError::Unavailable(index))?;
         if let Some(entry) = &slot.entry {
@@ -284,7 +358,9 @@ impl Replay for DiskStorage {
                 Ok(())
             }
             Record::Entries(entries) => self.index().append(entries, Some((sequence, offset))),
-            Record::Snapshot(_) => Err(snapshots_unsupported()),
+            // A segment's snapshot marker: `open` restored the snapshot itself from
+            // its file and checked the marker names it.
+            Record::Snapshot(_) => Ok(()),
         }
     }
     fn replayed_hard_state(&self) -> HardState {
@@ -293,6 +369,36 @@ impl Replay for DiskStorage {
     fn replayed_last_index(&self) -> LogIndex {
         LogStorage::last_index(self)
     }
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        self.fold_snapshot(snapshot);
+        Ok(())
+    }
+}
+
+impl DiskStorage {
+    fn fold_snapshot(&mut self, snapshot: &Snapshot) {
+        if self
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.meta.index >= snapshot.meta.index)
+        {
+            return;
+        }
+        self.index().compact(&snapshot.meta);
+        self.snapshot = Some(snapshot.clone());
+    }
+}
+
+/// For the log: the entries after the snapshot the node just folded in.
+pub(super) fn suffix(shared: &Mutex<DiskIndex>) -> Result<(LogIndex, Vec<Entry>), StorageError> {
+    let mut index = lock(shared);
+    let base = index.base;
+    Ok((base, index.suffix()?))
+}
+
+/// For the log: segment `sequence` was deleted.
+pub(super) fn forget_segment(shared: &Mutex<DiskIndex>, sequence: u64) {
+    lock(shared).forget_segment(sequence);
 }
 
 impl LogStorage for DiskStorage {
@@ -301,19 +407,23 @@ impl LogStorage for DiskStorage {
     }
 
     fn first_index(&self) -> LogIndex {
-        LogIndex(1)
+        self.index().base.next()
     }
 
     fn last_index(&self) -> LogIndex {
-        LogIndex(self.index().slots.len() as u64)
+        self.index().last_index()
     }
 
     fn term(&self, index: LogIndex) -> Result<Term, StorageError> {
-        if index == LogIndex(0) {
-            return Ok(Term(0));
+        let log = self.index();
+        if index == log.base {
+            return Ok(log.base_term);
         }
-        slot_of(index)
-            .and_then(|p| self.index().slots.get(p).map(|s| s.term))
+        if index < log.base {
+            return Err(StorageError::Compacted(index));
+        }
+        log.slot(index)
+            .and_then(|p| log.slots.get(p).map(|s| s.term))
             .ok_or(StorageError::Unavailable(index))
     }
 
@@ -324,11 +434,11 @@ impl LogStorage for DiskStorage {
         max_bytes: u64,
         out: &mut Vec<Entry>,
     ) -> Result<(), StorageError> {
-        if from == LogIndex(0) {
+        let mut index = self.index();
+        if from <= index.base {
             return Err(StorageError::Compacted(from));
         }
-        let mut index = self.index();
-        if to.0 > index.slots.len() as u64 || from > to {
+        if to > index.last_index() || from > to {
             return Err(StorageError::Unavailable(to));
         }
         let mut bytes = 0u64;
@@ -352,13 +462,21 @@ impl LogStorage for DiskStorage {
                 Ok(())
             }
             Record::Entries(entries) => self.index().append(entries, None),
-            Record::Snapshot(_) => Err(snapshots_unsupported()),
+            Record::Snapshot(snapshot) => {
+                self.fold_snapshot(snapshot);
+                Ok(())
+            }
         }
     }
-}
 
-/// Snapshots are not stored by this log yet (the KV service never takes one); a
-/// snapshot record is refused instead of being mistaken for log entries.
-fn snapshots_unsupported() -> StorageError {
-    StorageError::Other("this log does not store snapshots yet".into())
+    fn snapshot_meta(&self) -> Option<SnapshotMeta> {
+        self.snapshot.as_ref().map(|s| s.meta.clone())
+    }
+
+    fn snapshot_data(&self) -> Result<Bytes, StorageError> {
+        self.snapshot
+            .as_ref()
+            .map(|s| s.data.clone())
+            .ok_or_else(|| StorageError::Other("no snapshot taken yet".into()))
+    }
 }
