@@ -8,7 +8,7 @@
 //! cargo run --example raft_kv -- serve --id 1 --dir data/n1 \
 //!     [--raft 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003] \
 //!     [--client 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103] \
-//!     [--tick-ms 10] [--election-ticks 15]
+//!     [--tick-ms 10] [--election-ticks 15] [--snapshot-every 1000]
 //! cargo run --example raft_kv -- client [--client ADDRS] put KEY VALUE
 //! cargo run --example raft_kv -- client [--client ADDRS] get KEY
 //! cargo run --example raft_kv -- client [--client ADDRS] append KEY VALUE
@@ -128,8 +128,8 @@ async fn demo(args: &[String]) -> Result<(), String> {
     );
     for (id, s) in &summary.final_status {
         println!(
-            "  {id}: {:?} term {}, applied {}, {} keys, digest {:08x}",
-            s.role, s.term, s.applied, s.keys, s.digest
+            "  {id}: {:?} term {}, applied {}, snapshot {}, {} keys, digest {:08x}",
+            s.role, s.term, s.applied, s.snapshot, s.keys, s.digest
         );
     }
     println!("every acknowledged write survived: OK");
@@ -152,6 +152,7 @@ async fn serve_command(args: &[String]) -> Result<(), String> {
     options.tick = Duration::from_millis(number(&flags, "tick-ms", 10)?);
     options.election_ticks = Ticks(number(&flags, "election-ticks", 15)?);
     options.heartbeat_ticks = Ticks((options.election_ticks.get() / 5).max(1));
+    options.snapshot_every = number(&flags, "snapshot-every", 1_000)?;
     options.verbose = true;
     let raft_listener = bind_retrying(raft_addr).await.map_err(|e| e.to_string())?;
     let client_listener = bind_retrying(client_addr)
@@ -171,8 +172,8 @@ async fn client_command(args: &[String]) -> Result<(), String> {
         for (id, addr) in &nodes {
             match status(*addr, Duration::from_millis(500)).await {
                 Ok(s) => println!(
-                    "{id}: {:?} term {} leader {:?} applied {} keys {} digest {:08x}",
-                    s.role, s.term, s.leader, s.applied, s.keys, s.digest
+                    "{id}: {:?} term {} leader {:?} applied {} snapshot {} keys {} digest {:08x}",
+                    s.role, s.term, s.leader, s.applied, s.snapshot, s.keys, s.digest
                 ),
                 Err(error) => println!("{id}: unreachable ({error})"),
             }

@@ -12,8 +12,8 @@ use synod_raft::LogStorage;
 async fn a_new_leader_serves_every_acknowledged_write_and_the_old_one_catches_up() {
     // Checks the demo claim: after the leader is killed a new leader is
     // elected in a later term, every write acknowledged before the crash reads back
-    // through it, and the restarted node, rebuilt from its segments, converges to the
-    // same applied index and map digest as the others.
+    // through it, and the restarted node, rebuilt from its snapshot and segments,
+    // converges to the same applied index and map digest as the others.
     let dir = tempfile::tempdir().expect("temp dir");
     let mut options = DemoOptions::new(dir.path());
     // Generous timeouts for a loaded 2-core machine: 20 ms ticks, 15-tick elections.
@@ -32,12 +32,18 @@ async fn a_new_leader_serves_every_acknowledged_write_and_the_old_one_catches_up
     assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
     // 10 puts + "log" + 5 after the crash.
     assert!(summary.final_status.values().all(|s| s.keys == 16));
+    // Snapshots every 5 entries (the demo's default): every node compacted.
+    assert!(
+        summary.final_status.values().all(|s| s.snapshot > 0),
+        "{:?}",
+        summary.final_status
+    );
 
     // Every node's directory reopens to a log holding every applied entry.
     for (id, status) in &summary.final_status {
         let node_dir = dir.path().join(format!("n{}", id.get()));
-        let recovered =
-            SegmentedLog::open(&node_dir, RaftLogOptions::default()).expect("reopen segments");
+        let recovered = SegmentedLog::open_indexed(&node_dir, RaftLogOptions::default())
+            .expect("reopen segments");
         assert!(
             recovered.storage.last_index().0 >= status.applied,
             "{id}: log ends before its applied index"

@@ -10,8 +10,10 @@
 //! 2. finds the leader and kills it;
 //! 3. waits for a new leader in a later term, reads every acknowledged key back through
 //!    it (all must be there), and writes more;
-//! 4. restarts the killed node from its directory and waits until it has applied
-//!    everything — its map's digest equals the leader's;
+//! 4. restarts the killed node from its directory (its latest snapshot plus the log
+//!    after it) and waits until it has applied everything — its map's digest equals
+//!    the leader's; with snapshots every few entries the leader has usually compacted
+//!    past the restarted node's log and catches it up with InstallSnapshot;
 //! 5. stops everything and returns what it saw.
 //!
 //! Every wait is bounded by [`DemoOptions::deadline`].
@@ -59,6 +61,9 @@ pub struct DemoOptions {
     pub election_ticks: Ticks,
     /// Keys written before the crash.
     pub keys: usize,
+    /// Every node snapshots after this many applied entries
+    /// ([`ServeOptions::snapshot_every`]); small, so the demo crosses compactions.
+    pub snapshot_every: u64,
     /// The whole demo must finish within this.
     pub deadline: Duration,
     /// Narrate to stdout.
@@ -66,7 +71,8 @@ pub struct DemoOptions {
 }
 
 impl DemoOptions {
-    /// Defaults: tasks, 10 ms ticks, election timeout 15 ticks, 10 keys, 30 s, quiet.
+    /// Defaults: tasks, 10 ms ticks, election timeout 15 ticks, 10 keys, a snapshot
+    /// every 5 entries, 30 s, quiet.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         DemoOptions {
             data_dir: data_dir.into(),
@@ -74,6 +80,7 @@ impl DemoOptions {
             tick: Duration::from_millis(10),
             election_ticks: Ticks(15),
             keys: 10,
+            snapshot_every: 5,
             deadline: Duration::from_secs(30),
             verbose: false,
         }
@@ -249,8 +256,8 @@ pub async fn run_demo(options: DemoOptions) -> Result<DemoSummary, DemoError> {
     let catch_up = restarted_at.elapsed();
     if let Some(status) = final_status.get(&old_leader) {
         say(format!(
-            "{old_leader} caught up: applied index {}, {} keys, digest {:08x} — same as every node",
-            status.applied, status.keys, status.digest
+            "{old_leader} caught up: applied index {}, snapshot {}, {} keys, digest {:08x} — same as every node",
+            status.applied, status.snapshot, status.keys, status.digest
         ));
     }
     drop(nodes);
@@ -316,6 +323,7 @@ fn launch(
                     "--election-ticks",
                     &options.election_ticks.get().to_string(),
                 ])
+                .args(["--snapshot-every", &options.snapshot_every.to_string()])
                 .stdin(Stdio::null())
                 .spawn()?;
             Ok(Running::Process(child))
@@ -325,6 +333,7 @@ fn launch(
                 ServeOptions::new(id, addrs.iter().map(|(&n, a)| (n, a.raft)).collect(), dir);
             serve_options.tick = options.tick;
             serve_options.election_ticks = options.election_ticks;
+            serve_options.snapshot_every = options.snapshot_every;
             serve_options.verbose = options.verbose;
             let task = tokio::spawn(async move {
                 let raft = bind_retrying(me.raft).await;

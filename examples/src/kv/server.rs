@@ -394,6 +394,13 @@ impl App {
             }
             Event::RestoreSnapshot(snapshot) => {
                 let index = snapshot.meta.index;
+                // The first restore of a node's life is its own snapshot at start-up;
+                // any later one was installed from the leader.
+                let how = if self.applied == LogIndex(0) {
+                    "restored its snapshot"
+                } else {
+                    "installed the leader's snapshot"
+                };
                 match KvStore::restore(&snapshot.data) {
                     Ok(store) => self.store = store,
                     // Not data this service wrote: keep serving what we have, loudly.
@@ -413,7 +420,7 @@ impl App {
                     }
                 }
                 if self.verbose {
-                    println!("{}: restored the snapshot through {}", self.id, index.0);
+                    println!("{}: {how} through {}", self.id, index.0);
                 }
                 self.answer_ready_reads();
             }
