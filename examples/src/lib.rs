@@ -10,8 +10,10 @@
 //! - [`file_storage`]: a [`Storage`](synod_core::Storage) that appends checksummed
 //!   records to a file and recovers from torn writes;
 //! - [`framing`]: the checksummed record framing both file formats share;
-//! - [`raft_log`]: a segmented, file-backed log for `synod-raft` nodes;
+//! - [`raft_log`]: a segmented, file-backed log for `synod-raft` nodes, with snapshots
+//!   and compaction;
 //! - [`kv`]: a replicated key-value service on `synod-raft` with client sessions,
+//!   ReadIndex gets, snapshots of the map and the session table,
 //!   its client, and the kill-the-leader demo;
 //! - [`streams`]: tokio timers and queues as the streams the driver consumes;
 //! - [`cluster`]: the three-node crash-and-restart scenario that the

@@ -1032,22 +1032,25 @@ mod tests {
 
     /// Whether `disk` holds the same hard state, terms and entries as `memory`.
     fn same_log(disk: &DiskStorage, memory: &MemStorage) -> bool {
-        let last = memory.last_index();
+        let (first, last) = (memory.first_index(), memory.last_index());
         if LogStorage::last_index(disk) != last
+            || LogStorage::first_index(disk) != first
             || LogStorage::hard_state(disk) != memory.hard_state()
+            || disk.snapshot_meta() != memory.snapshot_meta()
+            || disk.snapshot_data().ok() != memory.snapshot_data().ok()
         {
             return false;
         }
-        if last == LogIndex(0) {
-            return true;
+        if last < first {
+            return disk.term(last) == memory.term(last);
         }
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        let read_a = disk.entries(LogIndex(1), last, u64::MAX, &mut a);
-        let read_b = memory.entries(LogIndex(1), last, u64::MAX, &mut b);
+        let read_a = disk.entries(first, last, u64::MAX, &mut a);
+        let read_b = memory.entries(first, last, u64::MAX, &mut b);
         read_a.is_ok()
             && read_b.is_ok()
             && a == b
-            && (0..=last.0).all(|i| disk.term(LogIndex(i)) == memory.term(LogIndex(i)))
+            && (first.0 - 1..=last.0).all(|i| disk.term(LogIndex(i)) == memory.term(LogIndex(i)))
     }
 
     #[test]
@@ -1305,6 +1308,12 @@ mod tests {
         Sync,
         /// Drop the log without syncing and reopen it.
         Crash,
+        /// A snapshot `back` entries before the end; with `conflict`, one whose term
+        /// differs from the log's there (a leader's, installed).
+        Snapshot {
+            back: u64,
+            conflict: bool,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1313,6 +1322,7 @@ mod tests {
             1 => (1u64..5).prop_map(|term| Op::Vote { term }),
             3 => Just(Op::Sync),
             1 => Just(Op::Crash),
+            1 => (0u64..3, proptest::bool::weighted(0.3)).prop_map(|(back, conflict)| Op::Snapshot { back, conflict }),
         ]
     }
 
@@ -1323,8 +1333,10 @@ mod tests {
         fn disk_storage_reads_back_what_a_memory_log_holds(ops in proptest::collection::vec(op(), 1..40), memory in prop_oneof![Just(0u64), Just(64u64), Just(1u64 << 20)]) {
             // Checks the disk-reading LogStorage against MemStorage fed the same
             // records the way a node feeds it (apply, then the driver appends and
-            // syncs): every entry and term reads the same after every step and after
-            // every crash and reopen, whatever its memory budget.
+            // syncs): every entry and term, the first index and the snapshot read the
+            // same after every step and after every crash and reopen, whatever its
+            // memory budget — across snapshots (matching and conflicting, Raft §7)
+            // that delete segments.
             let dir = tempfile::tempdir().expect("temp dir");
             let options = RaftLogOptions { memory_bytes_max: memory, ..small() };
             let RecoveredIndexed { mut log, mut storage, .. } =
@@ -1335,8 +1347,23 @@ mod tests {
             for op in ops {
                 let record = match op {
                     Op::Append { back, count, term } => {
-                        let first = model.last_index().0.saturating_sub(back) + 1;
+                        let first = (model.last_index().0.saturating_sub(back) + 1)
+                            .max(model.first_index().0);
                         Some(entries(first, first + count - 1, term))
+                    }
+                    Op::Snapshot { back, conflict } => {
+                        let index = model.last_index().0.saturating_sub(back);
+                        (index >= model.first_index().0).then(|| {
+                            let term = model.term(LogIndex(index)).expect("term");
+                            Record::Snapshot(Snapshot {
+                                meta: synod_raft::SnapshotMeta {
+                                    index: LogIndex(index),
+                                    term: if conflict { Term(term.0 + 10) } else { term },
+                                    ..Default::default()
+                                },
+                                data: Bytes::from(format!("through {index}")),
+                            })
+                        })
                     }
                     Op::Vote { term } => Some(vote(term, term)),
                     Op::Sync => {
@@ -1384,6 +1411,7 @@ mod tests {
             let mut model = MemStorage::new();
             for op in ops {
                 match op {
+                    Op::Snapshot { .. } => {} // `open` logs refuse snapshots
                     Op::Append { back, count, term } => {
                         let first = model.last_index().0.saturating_sub(back) + 1;
                         let record = entries(first, first + count - 1, term);
