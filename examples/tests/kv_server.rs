@@ -233,7 +233,7 @@ async fn a_follower_serves_a_read_that_sees_a_write_the_leader_acknowledged() {
     let mut client = KvClient::new(cluster.client.clone());
     client.register().await.expect("register");
     let followers: Vec<NodeId> = IDS.into_iter().filter(|&id| id != leader).collect();
-    for round in 0..5 {
+    for round in 0..20 {
         let value = format!("v{round}");
         client.put("k", &value).await.expect("put");
         for &follower in &followers {
@@ -245,7 +245,7 @@ async fn a_follower_serves_a_read_that_sees_a_write_the_leader_acknowledged() {
         .await
         .expect("status");
     for _ in 0..10 {
-        assert_eq!(client.get("k").await.expect("get").as_deref(), Some("v4"));
+        assert_eq!(client.get("k").await.expect("get").as_deref(), Some("v19"));
     }
     let after = status(cluster.client[&leader], Duration::from_millis(500))
         .await

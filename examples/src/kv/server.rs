@@ -518,3 +518,173 @@ async fn serve_client(mut stream: TcpStream, node: mpsc::Sender<Pending>) -> io:
         write_frame(&mut stream, &reply).await?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::store::Command;
+    use synod_raft::session::{ClientId, Sequence};
+    use synod_raft::{Entry, EntryKind};
+
+    fn app() -> (App, mpsc::Receiver<Request>) {
+        let (requests, rx) = mpsc::channel(16);
+        let app = App {
+            id: NodeId(2),
+            store: KvStore::new(),
+            role: Role::Follower,
+            term: Term(1),
+            leader: Some(NodeId(1)),
+            applied: LogIndex(0),
+            proposing: VecDeque::new(),
+            waiting: BTreeMap::new(),
+            next_read: 0,
+            reads: BTreeMap::new(),
+            ready_reads: BTreeMap::new(),
+            snapshot_every: 0,
+            snapshot_index: LogIndex(0),
+            snapshotting: false,
+            requests,
+            verbose: false,
+        };
+        (app, rx)
+    }
+
+    fn committed(index: u64, command: &Command) -> Event {
+        Event::Committed(Entry {
+            index: LogIndex(index),
+            term: Term(1),
+            kind: EntryKind::Command,
+            data: Bytes::from(postcard::to_stdvec(command).expect("encode")),
+        })
+    }
+
+    fn put(seq: u64, value: &str) -> Command {
+        Command::Put {
+            client: ClientId(1),
+            seq: Sequence(seq),
+            key: "k".into(),
+            value: value.into(),
+        }
+    }
+
+    /// A follower whose read index (3) is ahead of its applied index (2) when
+    /// `ReadReady` arrives — as when it forwarded the read and the leader's commit
+    /// has not reached it yet. Returns the value the client was answered with, using
+    /// `on_ready` to handle the `ReadReady` event.
+    fn read_ahead_of_apply(on_ready: fn(&mut App, Event)) -> Option<String> {
+        let (mut app, mut requests) = app();
+        app.on_event(committed(1, &Command::Register));
+        app.on_event(committed(2, &put(1, "old")));
+        let (reply, mut answer) = oneshot::channel();
+        app.on_client(ClientRequest::Read { key: "k".into() }, reply);
+        let Ok(Request::Read(ctx)) = requests.try_recv() else {
+            panic!("the read was not handed to Raft");
+        };
+        on_ready(
+            &mut app,
+            Event::ReadReady {
+                ctx,
+                index: LogIndex(3),
+            },
+        );
+        app.on_event(committed(3, &put(2, "new")));
+        match answer.try_recv() {
+            Ok(ClientReply::Done(KvResponse::Value(value))) => value,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_read_is_answered_only_once_its_read_index_is_applied() {
+        // Checks the ReadIndex rule on the application side (thesis §6.4, step 4):
+        // with the read index ahead of the applied index, the answer waits for the
+        // entry at the read index and reflects it.
+        assert_eq!(read_ahead_of_apply(App::on_event).as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn the_read_check_catches_a_server_that_answers_before_applying() {
+        // Checks the checker: a broken copy of the ReadReady handling that answers
+        // from the map at once, whatever the read index, returns the stale value the
+        // test above rejects.
+        fn answer_at_once(app: &mut App, event: Event) {
+            if let Event::ReadReady { ctx, .. } = event
+                && let Some((key, client)) = read_context(&ctx).and_then(|c| app.reads.remove(&c))
+            {
+                let value = app.store.get(&key).map(str::to_owned);
+                let _ = client.send(ClientReply::Done(KvResponse::Value(value)));
+            }
+        }
+        assert_eq!(read_ahead_of_apply(answer_at_once).as_deref(), Some("old"));
+    }
+
+    #[test]
+    fn a_failed_read_is_a_typed_reply_with_the_leader_hint() {
+        // Checks the ReadFailed path: the client gets ReadFailed naming the leader
+        // from the error, and nothing is read.
+        let (mut app, mut requests) = app();
+        let (reply, mut answer) = oneshot::channel();
+        app.on_client(ClientRequest::Read { key: "k".into() }, reply);
+        let Ok(Request::Read(ctx)) = requests.try_recv() else {
+            panic!("the read was not handed to Raft");
+        };
+        app.on_event(Event::ReadFailed {
+            ctx,
+            error: ReadError::NotLeader {
+                leader: Some(NodeId(3)),
+            },
+        });
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(ClientReply::ReadFailed {
+                leader: Some(NodeId(3)),
+                ..
+            })
+        ));
+        assert!(app.reads.is_empty());
+    }
+
+    #[test]
+    fn snapshots_are_requested_every_n_applied_entries_and_restore_replaces_the_state() {
+        // Checks the snapshot cadence and restore (Raft §7): with `snapshot_every`
+        // 2 the server asks for a snapshot at applied index 2 (map + sessions), not
+        // again until the node answers, and a RestoreSnapshot of that data rebuilds
+        // an equal store at its index.
+        let (mut app, mut requests) = app();
+        app.snapshot_every = 2;
+        app.on_event(committed(1, &Command::Register));
+        assert!(requests.try_recv().is_err());
+        app.on_event(committed(2, &put(1, "v")));
+        let Ok(Request::Snapshot { index, data }) = requests.try_recv() else {
+            panic!("no snapshot requested at 2");
+        };
+        assert_eq!(index, LogIndex(2));
+        app.on_event(committed(3, &put(2, "w")));
+        app.on_event(committed(4, &put(3, "x")));
+        assert!(
+            requests.try_recv().is_err(),
+            "one snapshot request at a time"
+        );
+        let expected = {
+            let (mut fresh, _rx) = self::app();
+            fresh.on_event(committed(1, &Command::Register));
+            fresh.on_event(committed(2, &put(1, "v")));
+            fresh.store
+        };
+        let (mut restored, _rx) = self::app();
+        restored.on_event(Event::RestoreSnapshot(synod_raft::Snapshot {
+            meta: synod_raft::SnapshotMeta {
+                index,
+                term: Term(1),
+                ..Default::default()
+            },
+            data,
+        }));
+        assert_eq!(restored.store, expected);
+        assert_eq!(restored.applied, LogIndex(2));
+        // The session table came along: the client's next request applies (an
+        // unknown session would be refused as expired and leave "v").
+        restored.on_event(committed(3, &put(2, "w")));
+        assert_eq!(restored.store.get("k"), Some("w"));
+    }
+}
