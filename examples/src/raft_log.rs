@@ -82,7 +82,7 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use synod_core::{Storage, StorageError};
-use synod_raft::{HardState, LogIndex, MemStorage, Record, Snapshot};
+use synod_raft::{Entry, HardState, LogIndex, MemStorage, Record, Snapshot};
 
 /// How a [`SegmentedLog`] behaves. Build with [`RaftLogOptions::default`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -536,8 +536,21 @@ impl SegmentedLog {
             Some(file.sequence)
         );
         self.last_index = suffix.last().map_or(base, |e| e.index);
-        if !suffix.is_empty() {
-            self.encode(&Record::Entries(suffix))?;
+        // In records under the size limit, as the node's own appends were.
+        let budget = u64::from(self.options.max_record_bytes / 2).max(1);
+        let mut chunk: Vec<Entry> = Vec::new();
+        let mut chunk_bytes = 0u64;
+        for entry in suffix {
+            let size = entry.size_bytes();
+            if !chunk.is_empty() && chunk_bytes + size > budget {
+                self.encode(&Record::Entries(std::mem::take(&mut chunk)))?;
+                chunk_bytes = 0;
+            }
+            chunk_bytes += size;
+            chunk.push(entry);
+        }
+        if !chunk.is_empty() {
+            self.encode(&Record::Entries(chunk))?;
         }
         self.encode(&Record::Snapshot(Snapshot {
             meta: snapshot.meta.clone(),
@@ -1248,6 +1261,39 @@ mod tests {
             assert_eq!(again.storage.snapshot_meta(), Some(second.meta.clone()));
             assert_eq!(again.log.segments().len(), 1);
         }
+    }
+
+    #[test]
+    fn entries_kept_after_a_snapshot_are_rewritten_in_records_under_the_limit() {
+        // Checks the rewrite in step 3 respects max_record_bytes: with a 128-byte
+        // record limit the eight entries kept after a snapshot at 4 are split into
+        // several records, and the log reopens to the same entries.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = RaftLogOptions {
+            max_record_bytes: 128,
+            ..small()
+        };
+        let RecoveredIndexed {
+            mut log,
+            mut storage,
+            ..
+        } = SegmentedLog::open_indexed(dir.path(), options).expect("open");
+        let mut model = MemStorage::new();
+        for record in history() {
+            model.apply(&record).expect("model");
+            storage.apply(&record).expect("apply");
+            block_on(log.append(record)).expect("append");
+        }
+        let snapshot = Record::Snapshot(snapshot_at(&model, 4));
+        model.apply(&snapshot).expect("model");
+        storage.apply(&snapshot).expect("fold");
+        block_on(log.append(snapshot)).expect("snapshot");
+        drop((log, storage));
+        let recovered = SegmentedLog::open_indexed(dir.path(), options).expect("reopen");
+        assert!(same_suffix(&recovered.storage, &model));
+        assert_eq!(recovered.storage.first_index(), LogIndex(5));
+        // Header, at least two entry records, marker.
+        assert!(recovered.records >= 4, "{} records", recovered.records);
     }
 
     #[test]
