@@ -45,6 +45,8 @@ const MAX_PEER_FRAME_BYTES: usize = 4 << 20;
 const MAX_CLIENT_CONNECTIONS: usize = 64;
 /// Client commands queued between the connections and the node's application loop.
 const CLIENT_QUEUE: usize = 256;
+/// Reads whose read index is known but not applied yet, at most.
+const MAX_WAITING_READS: usize = 1_024;
 
 /// How one node runs. Build with [`ServeOptions::new`] and adjust fields.
 #[derive(Clone, Debug)]
@@ -233,7 +235,8 @@ struct App {
     /// context. Bounded by the client connections; Raft answers every read (it fails
     /// one that is not ready within two election timeouts).
     reads: BTreeMap<u64, (String, oneshot::Sender<ClientReply>)>,
-    /// Reads whose read index is known but not applied yet, by `(read index, context)`.
+    /// Reads whose read index is known but not applied yet, by `(read index, context)`;
+    /// at most [`MAX_WAITING_READS`] (clients that hung up are dropped first).
     ready_reads: BTreeMap<(LogIndex, u64), (String, oneshot::Sender<ClientReply>)>,
     /// Applied entries between snapshots (0: never snapshot).
     snapshot_every: u64,
@@ -432,7 +435,19 @@ impl App {
                     // Raft emits ReadReady after the entries through `index`, so the
                     // read is normally answered at once; the queue keeps the rule
                     // (answer at applied ≥ read index) explicit.
-                    self.ready_reads.insert((index, context), read);
+                    if self.ready_reads.len() >= MAX_WAITING_READS {
+                        // Clients that gave up need no answer.
+                        self.ready_reads
+                            .retain(|_, (_, client)| !client.is_closed());
+                    }
+                    if self.ready_reads.len() >= MAX_WAITING_READS {
+                        let _ = read.1.send(ClientReply::ReadFailed {
+                            leader: self.leader,
+                            reason: "too many reads wait for entries to apply".into(),
+                        });
+                    } else {
+                        self.ready_reads.insert((index, context), read);
+                    }
                     self.answer_ready_reads();
                 }
             }
