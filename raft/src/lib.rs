@@ -119,8 +119,10 @@ mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError, ReadError, SnapshotError, TransferError};
-pub use membership::Membership;
+pub use error::{
+    ConfigError, MembershipError, ProposeError, ReadError, SnapshotError, TransferError,
+};
+pub use membership::{Membership, MembershipChange};
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};
 pub use progress::ProgressState;
