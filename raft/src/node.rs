@@ -210,6 +210,9 @@ pub struct RaftNode<S = MemStorage> {
     transfer: Option<(NodeId, Ticks)>,
     /// This node campaigns because its leader told it to (thesis §3.10).
     campaign_transfer: bool,
+    /// The leader still tracks members of a configuration that is being replaced;
+    /// drop them once the replacement commits.
+    prune_progress: bool,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -237,6 +240,7 @@ impl<S: LogStorage> RaftNode<S> {
             restore_pending,
             transfer: None,
             campaign_transfer: false,
+            prune_progress: false,
             election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
             voters,
             role: Role::Follower,
@@ -614,7 +618,28 @@ impl<S: LogStorage> RaftNode<S> {
         if self.role != Role::Leader {
             return;
         }
-        let members = self.membership.members();
+        self.sync_progress();
+        if let Some((target, _)) = self.transfer
+            && !self.membership.voters.contains(&target)
+        {
+            self.transfer = None;
+            out.emit(Event::TransferAborted { target });
+        }
+    }
+
+    /// Give the leader a progress entry for every member of the configuration in
+    /// force, and — until it commits — of the committed one before it: a node being
+    /// removed keeps receiving the log until the configuration without it commits, so
+    /// it learns that it is out and stays quiet instead of campaigning (thesis §4.2.3).
+    fn sync_progress(&mut self) {
+        let mut members = self.membership.members();
+        let committed = self.log.committed;
+        self.prune_progress = self.configs.latest_index() > committed;
+        if self.prune_progress {
+            members.extend(self.configs.at(committed).members());
+            members.sort_unstable();
+            members.dedup();
+        }
         let me = self.config.id;
         self.progress
             .retain(|(id, _)| members.binary_search(id).is_ok());
@@ -627,12 +652,6 @@ impl<S: LogStorage> RaftNode<S> {
                 self.progress.insert(at, (id, Progress::new(last)));
             }
         }
-        if let Some((target, _)) = self.transfer
-            && !self.membership.voters.contains(&target)
-        {
-            self.transfer = None;
-            out.emit(Event::TransferAborted { target });
-        }
     }
 
     /// After the commit index moved on the leader: a committed joint configuration is
@@ -642,6 +661,9 @@ impl<S: LogStorage> RaftNode<S> {
         let index = self.configs.latest_index();
         if self.role != Role::Leader || index > self.log.committed {
             return;
+        }
+        if self.prune_progress {
+            self.sync_progress(); // the removed nodes have had their chance
         }
         if self.membership.is_joint() {
             let next = self.membership.leave_joint();
@@ -869,14 +891,8 @@ impl<S: LogStorage> RaftNode<S> {
     }
 
     fn become_leader(&mut self, out: &mut Out) {
-        let last = self.log.last_index();
-        self.progress = self
-            .membership
-            .members()
-            .iter()
-            .filter(|&&id| id != self.config.id)
-            .map(|&id| (id, Progress::new(last)))
-            .collect();
+        self.progress.clear();
+        self.sync_progress();
         self.heartbeat_elapsed = Ticks::ZERO;
         self.election.reset();
         self.pending.clear();
@@ -1160,7 +1176,15 @@ impl<S: LogStorage> RaftNode<S> {
                 }
                 if self.progress[slot].1.matched(match_index) {
                     self.maybe_commit(out);
+                    // A commit may change the configuration (progress entries come
+                    // and go, a removed leader steps down): find the follower again.
+                    let Some(slot) = self.progress.iter().position(|(id, _)| *id == from) else {
+                        return;
+                    };
                     self.advance_transfer(slot, out);
+                    self.send_append(slot, out);
+                    self.send_commit_notices(out);
+                    return;
                 }
             }
             AppendOutcome::Conflict {
