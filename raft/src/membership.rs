@@ -406,3 +406,72 @@ impl ConfigHistory {
         self.base = base;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The configuration encoding (a peer's bytes): anything but a well-formed
+    // configuration is refused, without panicking or allocating for a hostile count.
+    #[test]
+    fn decode_refuses_malformed_bytes() {
+        let m = Membership {
+            learners: vec![NodeId(7)],
+            ..Membership::new([1, 2].map(NodeId))
+        };
+        let good = m.encode();
+        assert_eq!(Membership::decode(&good), Some(m));
+        assert_eq!(
+            Membership::decode(&good[..good.len() - 1]),
+            None,
+            "truncated"
+        );
+        let mut trailing = good.to_vec();
+        trailing.push(0);
+        assert_eq!(Membership::decode(&trailing), None, "trailing bytes");
+        let mut version = good.to_vec();
+        version[0] = 2;
+        assert_eq!(Membership::decode(&version), None, "unknown version");
+        let huge = [1, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(Membership::decode(&huge), None, "count beyond the bytes");
+        let unsorted = Membership {
+            voters: vec![NodeId(2), NodeId(1)],
+            outgoing: vec![],
+            learners: vec![],
+        };
+        assert_eq!(Membership::decode(&unsorted.encode()), None);
+        let voting_learner = Membership {
+            learners: vec![NodeId(1)],
+            ..Membership::new([1].map(NodeId))
+        };
+        assert_eq!(Membership::decode(&voting_learner.encode()), None);
+        assert_eq!(
+            Membership::decode(&Membership::default().encode()),
+            None,
+            "no voters"
+        );
+    }
+
+    // Thesis §4.1: the configuration in force is the latest in the log; cutting the
+    // log reverts to an earlier one, compaction folds entries into the base.
+    #[test]
+    fn history_follows_appends_truncation_and_compaction() {
+        let c = |ids: &[u64]| Membership::new(ids.iter().copied().map(NodeId));
+        let mut h = ConfigHistory::new(c(&[1]));
+        h.push(LogIndex(3), c(&[1, 2]));
+        h.push(LogIndex(7), c(&[1, 2, 3]));
+        assert_eq!(
+            (h.latest(), h.latest_index()),
+            (&c(&[1, 2, 3]), LogIndex(7))
+        );
+        assert_eq!(h.at(LogIndex(5)), &c(&[1, 2]));
+        assert_eq!(h.at(LogIndex(2)), &c(&[1]));
+        h.truncate_after(LogIndex(6));
+        assert_eq!(h.latest(), &c(&[1, 2]));
+        h.compact(LogIndex(4), c(&[1, 2]));
+        assert_eq!((h.latest(), h.latest_index()), (&c(&[1, 2]), LogIndex(0)));
+        h.push(LogIndex(5), c(&[2]));
+        h.push(LogIndex(5), c(&[3])); // replaced at the same index
+        assert_eq!(h.latest(), &c(&[3]));
+    }
+}

@@ -509,6 +509,37 @@ fn run_with_changes(
         let l = leader(&sim).map(|l| sim.node(l).unwrap().raft.membership().clone());
         return Err(format!("no convergence after heal; leader config {l:?}"));
     }
+    snapshots_record_their_configuration(&sim)
+}
+
+/// Thesis §5.1: every snapshot restored (installed from a leader, or loaded on
+/// restart) carries the configuration in force at its index — the latest committed
+/// configuration entry at or before it, else the initial one.
+fn snapshots_record_their_configuration(sim: &Cluster) -> Result<(), String> {
+    let mut configs = std::collections::BTreeMap::new();
+    for (_, _, e) in sim.events() {
+        if let Event::Committed(entry) = e
+            && entry.kind == synod_raft::EntryKind::Membership
+        {
+            let m = Membership::decode(&entry.data)
+                .ok_or("a committed configuration does not decode")?;
+            configs.insert(entry.index, m);
+        }
+    }
+    for (_, id, e) in sim.events() {
+        if let Event::RestoreSnapshot(s) = e {
+            let expected = configs
+                .range(..=s.meta.index)
+                .next_back()
+                .map_or_else(|| voters_of(&[1, 2, 3]), |(_, m)| m.clone());
+            if s.meta.membership != expected {
+                return Err(format!(
+                    "{id} restored a snapshot at {} with {:?}, but {expected:?} was in force",
+                    s.meta.index, s.meta.membership
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
