@@ -211,8 +211,11 @@ pub struct RaftNode<S = MemStorage> {
     /// This node campaigns because its leader told it to (thesis §3.10).
     campaign_transfer: bool,
     /// The leader still tracks members of a configuration that is being replaced;
-    /// drop them once the replacement commits.
+    /// drop them once the replacement commits and they hold it (or an election
+    /// timeout after it committed, for one that is down).
     prune_progress: bool,
+    /// Ticks since the replacing configuration committed, while `prune_progress`.
+    prune_wait: Ticks,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -241,6 +244,7 @@ impl<S: LogStorage> RaftNode<S> {
             transfer: None,
             campaign_transfer: false,
             prune_progress: false,
+            prune_wait: Ticks::ZERO,
             election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
             voters,
             role: Role::Follower,
@@ -629,13 +633,16 @@ impl<S: LogStorage> RaftNode<S> {
 
     /// Give the leader a progress entry for every member of the configuration in
     /// force, and — until it commits — of the committed one before it: a node being
-    /// removed keeps receiving the log until the configuration without it commits, so
-    /// it learns that it is out and stays quiet instead of campaigning (thesis §4.2.3).
+    /// removed keeps receiving the log until it holds the configuration without it,
+    /// so it learns that it is out and stays quiet instead of campaigning (thesis
+    /// §4.2.3).
     fn sync_progress(&mut self) {
         let mut members = self.membership.members();
         let committed = self.log.committed;
-        self.prune_progress = self.configs.latest_index() > committed;
-        if self.prune_progress {
+        let keep_previous = self.configs.latest_index() > committed;
+        self.prune_progress = keep_previous;
+        self.prune_wait = Ticks::ZERO;
+        if keep_previous {
             members.extend(self.configs.at(committed).members());
             members.sort_unstable();
             members.dedup();
@@ -654,6 +661,23 @@ impl<S: LogStorage> RaftNode<S> {
         }
     }
 
+    /// Drop the progress of removed nodes once the configuration without them has
+    /// committed and each holds it — or an election timeout later, if one is down.
+    fn maybe_prune_progress(&mut self) {
+        let latest = self.configs.latest_index();
+        if !self.prune_progress || latest > self.log.committed {
+            return;
+        }
+        let members = &self.membership;
+        let informed = self
+            .progress
+            .iter()
+            .all(|(id, pr)| members.contains(*id) || pr.match_index >= latest);
+        if informed || self.prune_wait >= self.config.election_ticks {
+            self.sync_progress();
+        }
+    }
+
     /// After the commit index moved on the leader: a committed joint configuration is
     /// followed by C_new (thesis §4.3), and a leader that is not a voter of the
     /// committed C_new steps down and stays quiet (thesis §4.2.2).
@@ -662,9 +686,7 @@ impl<S: LogStorage> RaftNode<S> {
         if self.role != Role::Leader || index > self.log.committed {
             return;
         }
-        if self.prune_progress {
-            self.sync_progress(); // the removed nodes have had their chance
-        }
+        self.maybe_prune_progress();
         if self.membership.is_joint() {
             let next = self.membership.leave_joint();
             self.append_membership(next, out);
@@ -743,6 +765,10 @@ impl<S: LogStorage> RaftNode<S> {
             }
         }
         if self.role == Role::Leader {
+            if self.prune_progress && self.configs.latest_index() <= self.log.committed {
+                self.prune_wait += Ticks::ONE;
+                self.maybe_prune_progress();
+            }
             self.heartbeat_elapsed += Ticks::ONE;
             if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
                 self.heartbeat_elapsed = Ticks::ZERO;
