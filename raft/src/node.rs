@@ -152,8 +152,8 @@ pub enum Event {
     /// A membership change was refused; nothing was appended.
     MembershipRefused(MembershipError),
     /// This leader is not a voter of the configuration committed at `index`: it
-    /// stepped down and stays quiet so that a remaining voter takes over (thesis
-    /// §4.2.2).
+    /// stepped down, told a remaining voter that holds its whole log to campaign at
+    /// once ([`Message::TimeoutNow`], thesis §3.10), and stays quiet (thesis §4.2.2).
     RemovedFromCluster {
         /// Index of the committed configuration without this node.
         index: LogIndex,
@@ -680,7 +680,8 @@ impl<S: LogStorage> RaftNode<S> {
 
     /// After the commit index moved on the leader: a committed joint configuration is
     /// followed by C_new (thesis §4.3), and a leader that is not a voter of the
-    /// committed C_new steps down and stays quiet (thesis §4.2.2).
+    /// committed C_new steps down and stays quiet (thesis §4.2.2), telling an
+    /// up-to-date voter to campaign now.
     fn advance_membership(&mut self, out: &mut Out) {
         let index = self.configs.latest_index();
         if self.role != Role::Leader || index > self.log.committed {
@@ -692,6 +693,16 @@ impl<S: LogStorage> RaftNode<S> {
             self.append_membership(next, out);
             self.send_appends_to_all(out);
         } else if !self.membership.voters.contains(&self.config.id) {
+            // Hand over at once to a voter holding the whole log (thesis §3.10)
+            // rather than leave the cluster leaderless for an election timeout.
+            let last = self.log.last_index();
+            let successor = self
+                .progress
+                .iter()
+                .find(|(id, pr)| pr.match_index == last && self.membership.voters.contains(id));
+            if let Some((id, _)) = successor {
+                out.send(*id, Message::TimeoutNow { term: self.term });
+            }
             out.emit(Event::RemovedFromCluster { index });
             self.become_follower(self.term, None, out);
         }

@@ -239,7 +239,8 @@ fn quiet_since(sim: &Cluster, id: NodeId, seen: usize) -> Result<(), String> {
 
 // Thesis §4.2.2: removing the leader itself — it keeps leading through the joint
 // phase without counting itself in C_new, steps down once C_new commits (with an
-// event), a remaining voter takes over, and the removed node stays quiet.
+// event), a remaining voter it hands over to takes over within an election timeout,
+// and the removed node stays quiet.
 #[test]
 fn remove_the_leader() {
     check_seeds("remove_the_leader", 8, |seed| {
@@ -261,6 +262,18 @@ fn remove_the_leader() {
             return Err("the removed leader did not step down".into());
         }
         let seen = sim.events().len();
+        // A successor it told to campaign (TimeoutNow) leads within one election
+        // timeout of the step-down, where waiting for a timeout would take longer.
+        let down_at = sim.now();
+        let took_over = sim
+            .run_until(|s| leader(s).is_some_and(|l| l != old), 100_000)
+            .map_err(|v| v.to_string())?;
+        if !took_over || sim.now() - down_at >= ELECTION {
+            return Err(format!(
+                "no quick takeover: {} time units after the step-down",
+                sim.now() - down_at
+            ));
+        }
         let rest: Vec<NodeId> = ids(3).into_iter().filter(|&id| id != old).collect();
         let target = Membership::new(rest.iter().copied());
         run_until_settled(&mut sim, &target, &rest)?;
@@ -364,7 +377,8 @@ fn learner_catches_up_then_is_promoted() {
 
 // Thesis §4.1 (one change at a time) and the typed refusals: a second change while the
 // first one's C_new is not committed, a follower asked, an empty voter set, promoting
-// a non-learner, adding a member, removing a stranger, a no-op change.
+// a non-learner, adding a member, removing a stranger, a no-op change, a change during
+// a leadership transfer; and a transfer to a learner is refused.
 #[test]
 fn refusals_are_typed() {
     let (mut sim, _) = cluster_growing(1, 5, &nodes(&[1, 2, 3]));
@@ -432,6 +446,35 @@ fn refusals_are_typed() {
         let answer = change(&mut sim, &changes).unwrap();
         assert_eq!(answer, Event::MembershipRefused(expected));
     }
+    // Leadership goes to voters only: a learner is refused as a transfer target.
+    let learner = [MembershipChange::AddLearner(NodeId(5))];
+    assert!(matches!(
+        change(&mut sim, &learner).unwrap(),
+        Event::MembershipProposed { .. }
+    ));
+    let with_learner = Membership {
+        learners: nodes(&[5]),
+        ..voters_of(&[1, 2, 3, 4])
+    };
+    run_until_settled(&mut sim, &with_learner, &ids(5)).unwrap();
+    let l = leader(&sim).unwrap();
+    let seen = sim.events().len();
+    sim.request(l, Request::TransferLeadership(NodeId(5)))
+        .unwrap();
+    assert!(sim.events()[seen..].iter().any(|(_, _, e)| matches!(
+        e,
+        Event::TransferRefused(synod_raft::TransferError::NotAVoter(NodeId(5)))
+    )));
+    // No change while leadership is being handed over (cut the target off so the
+    // transfer cannot complete at once).
+    let target = ids(4).into_iter().find(|&id| id != l).unwrap();
+    sim.apply(Fault::Partition(vec![vec![target]])).unwrap();
+    sim.request(l, Request::TransferLeadership(target)).unwrap();
+    let answer = change(&mut sim, &[MembershipChange::Remove(NodeId(5))]).unwrap();
+    assert_eq!(
+        answer,
+        Event::MembershipRefused(MembershipError::TransferInProgress { target })
+    );
 }
 
 const HORIZON: u64 = 40 * ELECTION;
