@@ -18,7 +18,11 @@ use synod_core::{NodeId, Ticks};
 pub struct Config {
     /// This node.
     pub id: NodeId,
-    /// The voting members (this node included if it votes).
+    /// The initial voting members (this node included if it votes). Only the start:
+    /// a configuration in the node's log or snapshot takes precedence (thesis ch. 4).
+    /// A node joining a running cluster lists the cluster's current voters without
+    /// itself; it then never campaigns and waits to hear from the leader, which adds
+    /// it with [`Request::ChangeMembership`](crate::Request::ChangeMembership).
     pub voters: Vec<NodeId>,
     /// Minimum election timeout; each node draws its timeout uniformly from
     /// `[election_ticks, 2 * election_ticks)` after every reset (Raft §5.2).

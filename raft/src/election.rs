@@ -1,8 +1,9 @@
 //! Elections: the randomized timeout (Raft §5.2) and the vote tally, counted with
 //! `synod-quorum`'s majority quorums.
 
+use crate::membership::VoterQuorum;
 use synod_core::{NodeId, Ticks};
-use synod_quorum::{Majority, QuorumKind, QuorumSystem, VoteResult};
+use synod_quorum::{QuorumKind, QuorumSystem, VoteResult};
 
 /// The randomized election timeout: after every reset it draws a fresh timeout from
 /// `[min, 2 * min)` with a generator seeded from the config seed and the node id
@@ -67,7 +68,7 @@ impl VoteTally {
     }
 
     /// Record `from`'s answer if it is a voter; answers from non-voters are ignored.
-    pub(crate) fn record(&mut self, voters: &Majority, from: NodeId, granted: bool) {
+    pub(crate) fn record(&mut self, voters: &VoterQuorum, from: NodeId, granted: bool) {
         if !voters.contains(from) {
             return;
         }
@@ -78,7 +79,7 @@ impl VoteTally {
     }
 
     /// Won, lost or pending under majority quorums (Raft §5.2).
-    pub(crate) fn result(&self, voters: &Majority) -> VoteResult {
+    pub(crate) fn result(&self, voters: &VoterQuorum) -> VoteResult {
         voters.vote_result(QuorumKind::Read, |id| {
             self.votes.iter().find(|(v, _)| *v == id).map(|(_, g)| *g)
         })

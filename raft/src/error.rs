@@ -1,6 +1,6 @@
 //! Errors, split by who can fix them: the caller's configuration
-//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]), read ([`ReadError`]), transfer ([`TransferError`]) or
-//! snapshot request ([`SnapshotError`]); storage failures are
+//! ([`ConfigError`]), the caller's proposal ([`ProposeError`]), read ([`ReadError`]), transfer ([`TransferError`]),
+//! membership change ([`MembershipError`]) or snapshot request ([`SnapshotError`]); storage failures are
 //! [`StorageError`](crate::StorageError).
 
 use synod_core::{NodeId, Ticks};
@@ -150,4 +150,52 @@ pub enum SnapshotError {
     /// The storage failed to write or read.
     #[error("storage: {0}")]
     Storage(#[from] crate::StorageError),
+}
+
+/// Why a membership change was refused (thesis ch. 4). Nothing was appended.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MembershipError {
+    /// Only the leader changes the membership.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader this node last heard from in its current term, if any.
+        leader: Option<NodeId>,
+    },
+    /// The previous change has not finished: its entry at `index` (or the joint
+    /// configuration's C_new, appended automatically) is not committed yet. One
+    /// change at a time (thesis §4.1); retry once it commits.
+    #[error("a membership change at {index} is still in flight")]
+    ChangeInProgress {
+        /// The uncommitted configuration entry.
+        index: crate::LogIndex,
+    },
+    /// A new leader first commits an entry of its own term, so that no configuration
+    /// entry of an earlier leader can still commit behind its back; retry shortly.
+    #[error("the leader has not committed an entry of its term yet")]
+    LeaderNotReady,
+    /// The leader is handing over leadership (thesis §3.10).
+    #[error("leadership is being transferred to {target}")]
+    TransferInProgress {
+        /// The node taking over.
+        target: NodeId,
+    },
+    /// The change would leave no voter.
+    #[error("the change would leave no voter")]
+    NoVoters,
+    /// Only a learner can be promoted.
+    #[error("{0} is not a learner")]
+    NotALearner(NodeId),
+    /// The node to add is already a member.
+    #[error("{0} is already a member")]
+    AlreadyMember(NodeId),
+    /// The node to remove is not a member.
+    #[error("{0} is not a member")]
+    NotAMember(NodeId),
+    /// The changes leave the configuration as it is.
+    #[error("the change leaves the configuration unchanged")]
+    NoChange,
+    /// Changes apply to a plain configuration; this one is joint (internal guard:
+    /// a leader only accepts a change once the joint phase has ended).
+    #[error("the configuration is joint")]
+    Joint,
 }

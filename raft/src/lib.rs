@@ -35,13 +35,23 @@
 //!   leader; randomized election timeouts from a seeded generator elect a new one.
 //!   [`Request::TransferLeadership`] hands leadership to an up-to-date voter
 //!   (thesis §3.10) or aborts after an election timeout.
+//! - **Membership changes** (thesis ch. 4): [`Request::ChangeMembership`] moves the
+//!   cluster between arbitrary voter sets through the joint configuration C_old,new
+//!   (thesis §4.3) — while it is in force every election, commit, check-quorum and
+//!   read round needs a majority of both the old and the new voters — and then C_new,
+//!   which the leader appends by itself. Each node uses the latest configuration in
+//!   its log ([`RaftNode::membership`]). Learners receive the log but never vote or
+//!   count; a leader that removes itself steps down once C_new commits
+//!   ([`Event::RemovedFromCluster`]). A new node starts with the cluster's voters in
+//!   its [`Config`], itself not among them, and learns the rest from the log.
 //!
 //! ## What it assumes
 //!
 //! Crash-stop-recover nodes (no Byzantine faults), `n = 2f + 1` voters tolerate `f`
 //! failures; a network that may lose, delay, duplicate and reorder messages; storage
-//! that keeps what it acknowledged. Messages from ids outside the voter set are
-//! ignored.
+//! that keeps what it acknowledged. Messages from nodes outside the configuration are
+//! processed like any other (a joining node hears from a leader it does not know
+//! yet); their votes count for nothing.
 //!
 //! ## How to drive it
 //!
@@ -91,12 +101,6 @@
 //! # Ok::<(), synod_raft::ConfigError>(())
 //! ```
 //!
-//! ## Not yet here
-//!
-//! Membership changes (joint consensus, learners; the [`Membership`] type already
-//! rides in snapshot metadata, and votes are counted through `synod-quorum`, ready for
-//! joint quorums).
-//!
 //! ## Feature flags
 //!
 //! - `serde` (default): serde derives on messages, entries and persist records.
@@ -119,8 +123,10 @@ mod storage;
 mod types;
 
 pub use config::Config;
-pub use error::{ConfigError, ProposeError, ReadError, SnapshotError, TransferError};
-pub use membership::Membership;
+pub use error::{
+    ConfigError, MembershipError, ProposeError, ReadError, SnapshotError, TransferError,
+};
+pub use membership::{Membership, MembershipChange};
 pub use message::{AppendOutcome, ConflictHint, Message};
 pub use node::{Event, RaftNode, Request, Role};
 pub use progress::ProgressState;

@@ -3,18 +3,19 @@
 
 use crate::election::{ElectionTimer, VoteTally};
 use crate::log::RaftLog;
+use crate::membership::{ConfigHistory, VoterQuorum};
 use crate::progress::{Progress, ProgressState};
 use crate::read::ReadState;
 use crate::snapshot::{ChunkOutcome, SnapshotReceiver};
 use crate::{
     AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
-    LogStorage, MemStorage, Membership, Message, ProposeError, Record, Snapshot, SnapshotError,
-    SnapshotMeta, StorageError, Term, TransferError,
+    LogStorage, MemStorage, Membership, MembershipChange, MembershipError, Message, ProposeError,
+    Record, Snapshot, SnapshotError, SnapshotMeta, StorageError, Term, TransferError,
 };
 use bytes::Bytes;
 use std::collections::VecDeque;
 use synod_core::{Actions, Input, Node, NodeId, PersistToken, Ticks};
-use synod_quorum::{Majority, QuorumKind, QuorumSystem, VoteResult};
+use synod_quorum::{QuorumKind, QuorumSystem, VoteResult};
 
 mod reads;
 
@@ -60,6 +61,10 @@ pub enum Request {
         /// The application's state at `index`, opaque to Raft.
         data: Bytes,
     },
+    /// Change the cluster's membership (thesis ch. 4); see
+    /// [`RaftNode::change_membership`]. Answered with [`Event::MembershipProposed`] or
+    /// [`Event::MembershipRefused`].
+    ChangeMembership(Vec<MembershipChange>),
 }
 
 /// What a Raft node tells the application.
@@ -132,6 +137,27 @@ pub enum Event {
     /// restart from storage that holds one. The next [`Event::Committed`] is the
     /// entry at `meta.index + 1`.
     RestoreSnapshot(Snapshot),
+    /// A membership change was appended at `index` in `term` as `membership` (the
+    /// joint configuration C_old,new when voters change; the leader appends C_new by
+    /// itself once that commits, thesis §4.3). Like a proposal, it took effect only if
+    /// an entry of that index and term is later emitted as [`Event::Committed`].
+    MembershipProposed {
+        /// Where the configuration entry landed.
+        index: LogIndex,
+        /// In which term.
+        term: Term,
+        /// The configuration it holds, in force on this node from now on.
+        membership: Membership,
+    },
+    /// A membership change was refused; nothing was appended.
+    MembershipRefused(MembershipError),
+    /// This leader is not a voter of the configuration committed at `index`: it
+    /// stepped down, told a remaining voter that holds its whole log to campaign at
+    /// once ([`Message::TimeoutNow`], thesis §3.10), and stays quiet (thesis §4.2.2).
+    RemovedFromCluster {
+        /// Index of the committed configuration without this node.
+        index: LogIndex,
+    },
 }
 
 type Out = Actions<Message, Record, Event>;
@@ -153,7 +179,10 @@ type Out = Actions<Message, Record, Event>;
 #[derive(Debug)]
 pub struct RaftNode<S = MemStorage> {
     config: Config,
-    voters: Majority,
+    /// Quorum arithmetic of the configuration in force (`membership`).
+    voters: VoterQuorum,
+    /// Every configuration in the log, the latest of which is in force.
+    configs: ConfigHistory,
     role: Role,
     term: Term,
     voted_for: Option<NodeId>,
@@ -171,7 +200,7 @@ pub struct RaftNode<S = MemStorage> {
     scratch: Vec<Entry>,
     /// Linearizable reads in progress (thesis §6.4).
     reads: ReadState,
-    /// The configuration in force.
+    /// The configuration in force: the latest in the log (thesis §4.1).
     membership: Membership,
     /// A snapshot arriving from the leader in chunks (bounded by that snapshot's size).
     receiver: Option<SnapshotReceiver>,
@@ -181,6 +210,12 @@ pub struct RaftNode<S = MemStorage> {
     transfer: Option<(NodeId, Ticks)>,
     /// This node campaigns because its leader told it to (thesis §3.10).
     campaign_transfer: bool,
+    /// The leader still tracks members of a configuration that is being replaced;
+    /// drop them once the replacement commits and they hold it (or an election
+    /// timeout after it committed, for one that is down).
+    prune_progress: bool,
+    /// Ticks since the replacing configuration committed, while `prune_progress`.
+    prune_wait: Ticks,
 }
 
 impl<S: LogStorage> RaftNode<S> {
@@ -196,16 +231,20 @@ impl<S: LogStorage> RaftNode<S> {
     /// ```
     pub fn new(config: Config, storage: S) -> Result<Self, ConfigError> {
         config.validate()?;
-        let voters =
-            Majority::new(config.voters.iter().copied()).map_err(|_| ConfigError::NoVoters)?;
+        let configs = recover_configs(&config, &storage)?;
+        let membership = configs.latest().clone();
+        let voters = membership.quorum().ok_or(ConfigError::NoVoters)?;
         let hard_state = storage.hard_state();
         let restore_pending = storage.snapshot_meta().is_some();
         Ok(RaftNode {
-            membership: Membership::new(config.voters.iter().copied()),
+            membership,
+            configs,
             receiver: None,
             restore_pending,
             transfer: None,
             campaign_transfer: false,
+            prune_progress: false,
+            prune_wait: Ticks::ZERO,
             election: ElectionTimer::new(config.election_ticks, config.seed, config.id),
             voters,
             role: Role::Follower,
@@ -272,7 +311,16 @@ impl<S: LogStorage> RaftNode<S> {
     pub fn snapshot_index(&self) -> LogIndex {
         self.log.storage.first_index().prev()
     }
-    /// The configuration in force.
+    /// The configuration in force: the latest one in this node's log, committed or not
+    /// (thesis §4.1), else the snapshot's, else [`Config::voters`].
+    ///
+    /// ```
+    /// use synod_core::NodeId;
+    /// use synod_raft::{Config, MemStorage, Membership, RaftNode};
+    /// let node = RaftNode::new(Config::new(NodeId(1), [1, 2, 3].map(NodeId)), MemStorage::new())?;
+    /// assert_eq!(node.membership(), &Membership::new([1, 2, 3].map(NodeId)));
+    /// # Ok::<(), synod_raft::ConfigError>(())
+    /// ```
     pub fn membership(&self) -> &Membership {
         &self.membership
     }
@@ -458,13 +506,206 @@ impl<S: LogStorage> RaftNode<S> {
         });
         self.log.write(&record)?;
         self.log.durable = self.log.last_index();
+        self.configs.compact(index, meta.membership.clone());
         out.persist(record);
         Ok(meta)
     }
 
     /// The configuration in force at `index` (at most the last index).
-    fn membership_at(&self, _index: LogIndex) -> Membership {
-        self.membership.clone()
+    fn membership_at(&self, index: LogIndex) -> Membership {
+        self.configs.at(index).clone()
+    }
+
+    /// Change the cluster's membership (thesis ch. 4) by `changes`, applied in order
+    /// to the current configuration ([`Membership::apply_changes`]). If the voters
+    /// change, the leader appends the joint configuration C_old,new, and once that
+    /// commits appends C_new by itself (thesis §4.3): decisions in between need a
+    /// majority of both the old and the new voters. If only learners change, the
+    /// new configuration is appended directly. Every configuration takes effect on
+    /// each node as soon as it is in its log. Returns where the entry landed.
+    ///
+    /// Refused with a typed [`MembershipError`] when not leading, during a leadership
+    /// transfer, before the leader has committed an entry of its term, while the
+    /// previous change has not finished (its C_new is not committed), or when the
+    /// changes are invalid. A learner should be promoted only once it has caught up
+    /// (thesis §4.2.1: watch [`RaftNode::follower_progress`]); the node does not
+    /// delay promotion by itself.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use synod_core::{Action, Actions, Input, Node, NodeId};
+    /// use synod_raft::{Config, MemStorage, MembershipChange, MembershipError, RaftNode, Role};
+    ///
+    /// let mut node = RaftNode::new(Config::new(NodeId(1), [NodeId(1)]), MemStorage::new())?;
+    /// let mut out = Actions::new();
+    /// while node.role() != Role::Leader {
+    ///     node.step(Input::Tick, &mut out);
+    /// }
+    /// let acknowledge = |node: &mut RaftNode, out: &mut Actions<_, _, _>| {
+    ///     let tokens: Vec<_> = out.drain().filter_map(|a| match a {
+    ///         Action::PersistInBackground { token, .. } => Some(token),
+    ///         _ => None,
+    ///     }).collect();
+    ///     for token in tokens {
+    ///         node.step(Input::Persisted(token), out);
+    ///     }
+    /// };
+    /// acknowledge(&mut node, &mut out); // the leader's no-op commits
+    /// let add = [MembershipChange::AddLearner(NodeId(2))];
+    /// node.change_membership(&add, &mut out)?;
+    /// assert!(node.membership().is_learner(NodeId(2)));
+    /// // One change at a time: the first is not committed yet.
+    /// let promote = [MembershipChange::Promote(NodeId(2))];
+    /// assert!(matches!(
+    ///     node.change_membership(&promote, &mut out),
+    ///     Err(MembershipError::ChangeInProgress { .. })
+    /// ));
+    /// acknowledge(&mut node, &mut out);
+    /// node.change_membership(&promote, &mut out)?; // joint: {1} and {1, 2}
+    /// assert!(node.membership().is_joint());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn change_membership(
+        &mut self,
+        changes: &[MembershipChange],
+        out: &mut Out,
+    ) -> Result<(LogIndex, Term), MembershipError> {
+        if self.role != Role::Leader {
+            return Err(MembershipError::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if let Some((target, _)) = self.transfer {
+            return Err(MembershipError::TransferInProgress { target });
+        }
+        let latest = self.configs.latest_index();
+        if latest > self.log.committed || self.membership.is_joint() {
+            return Err(MembershipError::ChangeInProgress { index: latest });
+        }
+        // Until the leader commits an entry of its term, a configuration entry of an
+        // earlier leader may still be in some log and commit later: wait for the
+        // no-op (the fix to single-server changes in Ongaro's raft-dev post, kept
+        // here for joint changes too).
+        if self.log.term(self.log.committed) != Some(self.term) {
+            return Err(MembershipError::LeaderNotReady);
+        }
+        let target = self.membership.apply_changes(changes)?;
+        let index = self.append_membership(target, out);
+        self.send_appends_to_all(out);
+        Ok((index, self.term))
+    }
+
+    /// Append a configuration entry; it is in force from now on (thesis §4.1).
+    fn append_membership(&mut self, membership: Membership, out: &mut Out) -> LogIndex {
+        let index = self.append_local(EntryKind::Membership, membership.encode(), out);
+        if self.log.last_index() == index {
+            self.configs.push(index, membership);
+            self.membership_changed(out);
+        }
+        index
+    }
+
+    /// Put the latest configuration in the log in force: quorum arithmetic, and on
+    /// the leader a progress entry per member (new peers start probing at the end of
+    /// the log; removed ones are dropped).
+    fn membership_changed(&mut self, out: &mut Out) {
+        let latest = self.configs.latest();
+        if *latest == self.membership {
+            return;
+        }
+        // Every configuration in the history was checked well formed on the way in.
+        let Some(voters) = latest.quorum() else {
+            return;
+        };
+        self.membership = latest.clone();
+        self.voters = voters;
+        if self.role != Role::Leader {
+            return;
+        }
+        self.sync_progress();
+        if let Some((target, _)) = self.transfer
+            && !self.membership.voters.contains(&target)
+        {
+            self.transfer = None;
+            out.emit(Event::TransferAborted { target });
+        }
+    }
+
+    /// Give the leader a progress entry for every member of the configuration in
+    /// force, and — until it commits — of the committed one before it: a node being
+    /// removed keeps receiving the log until it holds the configuration without it,
+    /// so it learns that it is out and stays quiet instead of campaigning (thesis
+    /// §4.2.3).
+    fn sync_progress(&mut self) {
+        let mut members = self.membership.members();
+        let committed = self.log.committed;
+        let keep_previous = self.configs.latest_index() > committed;
+        self.prune_progress = keep_previous;
+        self.prune_wait = Ticks::ZERO;
+        if keep_previous {
+            members.extend(self.configs.at(committed).members());
+            members.sort_unstable();
+            members.dedup();
+        }
+        let me = self.config.id;
+        self.progress
+            .retain(|(id, _)| members.binary_search(id).is_ok());
+        let last = self.log.last_index();
+        for id in members {
+            if id == me {
+                continue;
+            }
+            if let Err(at) = self.progress.binary_search_by_key(&id, |(p, _)| *p) {
+                self.progress.insert(at, (id, Progress::new(last)));
+            }
+        }
+    }
+
+    /// Drop the progress of removed nodes once the configuration without them has
+    /// committed and each holds it — or an election timeout later, if one is down.
+    fn maybe_prune_progress(&mut self) {
+        let latest = self.configs.latest_index();
+        if !self.prune_progress || latest > self.log.committed {
+            return;
+        }
+        let members = &self.membership;
+        let informed = self
+            .progress
+            .iter()
+            .all(|(id, pr)| members.contains(*id) || pr.match_index >= latest);
+        if informed || self.prune_wait >= self.config.election_ticks {
+            self.sync_progress();
+        }
+    }
+
+    /// After the commit index moved on the leader: a committed joint configuration is
+    /// followed by C_new (thesis §4.3), and a leader that is not a voter of the
+    /// committed C_new steps down and stays quiet (thesis §4.2.2), telling an
+    /// up-to-date voter to campaign now.
+    fn advance_membership(&mut self, out: &mut Out) {
+        let index = self.configs.latest_index();
+        if self.role != Role::Leader || index > self.log.committed {
+            return;
+        }
+        self.maybe_prune_progress();
+        if self.membership.is_joint() {
+            let next = self.membership.leave_joint();
+            self.append_membership(next, out);
+            self.send_appends_to_all(out);
+        } else if !self.membership.voters.contains(&self.config.id) {
+            // Hand over at once to a voter holding the whole log (thesis §3.10)
+            // rather than leave the cluster leaderless for an election timeout.
+            let last = self.log.last_index();
+            let successor = self
+                .progress
+                .iter()
+                .find(|(id, pr)| pr.match_index == last && self.membership.voters.contains(id));
+            if let Some((id, _)) = successor {
+                out.send(*id, Message::TimeoutNow { term: self.term });
+            }
+            out.emit(Event::RemovedFromCluster { index });
+            self.become_follower(self.term, None, out);
+        }
     }
 
     /// Start handing leadership to the voter `target` (thesis §3.10); see
@@ -495,7 +736,9 @@ impl<S: LogStorage> RaftNode<S> {
         let Some(slot) = self.progress.iter().position(|(id, _)| *id == target) else {
             return Err(TransferError::NotAVoter(target));
         };
-        if !self.voters.contains(target) {
+        // A voter of the configuration being entered: learners and voters on their
+        // way out cannot lead it.
+        if !self.membership.voters.contains(&target) {
             return Err(TransferError::NotAVoter(target));
         }
         self.transfer = Some((target, Ticks::ZERO));
@@ -533,6 +776,10 @@ impl<S: LogStorage> RaftNode<S> {
             }
         }
         if self.role == Role::Leader {
+            if self.prune_progress && self.configs.latest_index() <= self.log.committed {
+                self.prune_wait += Ticks::ONE;
+                self.maybe_prune_progress();
+            }
             self.heartbeat_elapsed += Ticks::ONE;
             if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
                 self.heartbeat_elapsed = Ticks::ZERO;
@@ -681,14 +928,8 @@ impl<S: LogStorage> RaftNode<S> {
     }
 
     fn become_leader(&mut self, out: &mut Out) {
-        let last = self.log.last_index();
-        self.progress = self
-            .voters
-            .members()
-            .iter()
-            .filter(|&&id| id != self.config.id)
-            .map(|&id| (id, Progress::new(last)))
-            .collect();
+        self.progress.clear();
+        self.sync_progress();
         self.heartbeat_elapsed = Ticks::ZERO;
         self.election.reset();
         self.pending.clear();
@@ -972,7 +1213,15 @@ impl<S: LogStorage> RaftNode<S> {
                 }
                 if self.progress[slot].1.matched(match_index) {
                     self.maybe_commit(out);
+                    // A commit may change the configuration (progress entries come
+                    // and go, a removed leader steps down): find the follower again.
+                    let Some(slot) = self.progress.iter().position(|(id, _)| *id == from) else {
+                        return;
+                    };
                     self.advance_transfer(slot, out);
+                    self.send_append(slot, out);
+                    self.send_commit_notices(out);
+                    return;
                 }
             }
             AppendOutcome::Conflict {
@@ -1045,6 +1294,7 @@ impl<S: LogStorage> RaftNode<S> {
             self.pending_bytes -= bytes;
         }
         self.apply_committed(out);
+        self.advance_membership(out);
     }
 
     // ----- followers -----
@@ -1067,9 +1317,18 @@ impl<S: LogStorage> RaftNode<S> {
             return;
         };
         let mut expect = (prev, prev_term);
+        // Configurations the append carries (rare: no allocation without one).
+        let mut configs = Vec::new();
         for e in &entries {
             if e.index != expect.0.next() || e.term < expect.1 || e.term > self.term {
                 return;
+            }
+            if e.kind == EntryKind::Membership {
+                // A configuration that does not decode comes from a broken peer.
+                let Some(m) = Membership::decode(&e.data) else {
+                    return;
+                };
+                configs.push((e.index, m));
             }
             expect = (e.index, e.term);
         }
@@ -1138,6 +1397,7 @@ impl<S: LogStorage> RaftNode<S> {
             if entries[pos].index <= committed {
                 return; // would rewrite committed history: a broken peer
             }
+            let first_new = entries[pos].index;
             // The common case appends the whole message: reuse its vector.
             let new = if pos == 0 {
                 entries
@@ -1146,6 +1406,17 @@ impl<S: LogStorage> RaftNode<S> {
             };
             if !self.persist_barrier(Record::Entries(new), out) {
                 return;
+            }
+            // A configuration takes effect when appended; one in a replaced tail is
+            // gone, and the latest one still in the log applies again (thesis §4.1).
+            if !configs.is_empty() || self.configs.latest_index() >= first_new {
+                self.configs.truncate_after(first_new.prev());
+                for (index, m) in configs {
+                    if index >= first_new {
+                        self.configs.push(index, m);
+                    }
+                }
+                self.membership_changed(out);
             }
         }
         let commit = leader_commit.min(last_new);
@@ -1190,7 +1461,7 @@ impl<S: LogStorage> RaftNode<S> {
         if meta.term > self.term
             || meta.index == LogIndex(0)
             || meta.index == LogIndex(u64::MAX)
-            || meta.membership.voters.is_empty()
+            || !meta.membership.is_well_formed()
         {
             return;
         }
@@ -1215,6 +1486,12 @@ impl<S: LogStorage> RaftNode<S> {
         if !self.persist_barrier(Record::Snapshot(snapshot.clone()), out) {
             return;
         }
+        // The snapshot's configuration is the base; configurations in a kept log
+        // suffix still apply after it.
+        self.configs
+            .compact(index, snapshot.meta.membership.clone());
+        self.configs.truncate_after(self.log.last_index());
+        self.membership_changed(out);
         self.log.committed = self.log.committed.max(index);
         self.log.applied = index;
         out.emit(Event::RestoreSnapshot(snapshot));
@@ -1298,8 +1575,12 @@ impl<S: LogStorage> RaftNode<S> {
     // ----- all roles -----
 
     fn handle_message(&mut self, from: NodeId, msg: Message, out: &mut Out) {
-        if from == self.config.id || !self.voters.contains(from) {
-            return; // unknown sender
+        // Messages from outside the configuration are handled too: a new node hears
+        // from its leader before it knows the configuration, and the leader hears
+        // from learners and from nodes being added. Votes from non-voters count for
+        // nothing (`VoteTally`), answers from nodes without progress are ignored.
+        if from == self.config.id {
+            return;
         }
         let msg_term = msg.term();
         if msg_term > self.term {
@@ -1464,6 +1745,39 @@ impl<S: LogStorage> RaftNode<S> {
     }
 }
 
+/// The configurations in `storage` at start-up: the snapshot's (else the configured
+/// voters) and every configuration entry in the log after it, read in bounded batches.
+fn recover_configs<S: LogStorage>(
+    config: &Config,
+    storage: &S,
+) -> Result<ConfigHistory, ConfigError> {
+    let base = storage
+        .snapshot_meta()
+        .map(|meta| meta.membership)
+        .filter(Membership::is_well_formed)
+        .unwrap_or_else(|| Membership::new(config.voters.iter().copied()));
+    let mut configs = ConfigHistory::new(base);
+    let last = storage.last_index();
+    let mut next = storage.first_index();
+    let mut batch = Vec::new();
+    while next <= last {
+        batch.clear();
+        storage.entries(next, last, config.max_apply_bytes, &mut batch)?;
+        let Some(end) = batch.last().map(|e| e.index) else {
+            break;
+        };
+        for e in &batch {
+            if e.kind == EntryKind::Membership
+                && let Some(m) = Membership::decode(&e.data)
+            {
+                configs.push(e.index, m);
+            }
+        }
+        next = end.next();
+    }
+    Ok(configs)
+}
+
 impl<S: LogStorage> Node for RaftNode<S> {
     type Message = Message;
     type Request = Request;
@@ -1505,6 +1819,16 @@ impl<S: LogStorage> Node for RaftNode<S> {
             Input::Request(Request::TransferLeadership(target)) => {
                 if let Err(e) = self.transfer_leadership(target, out) {
                     out.emit(Event::TransferRefused(e));
+                }
+            }
+            Input::Request(Request::ChangeMembership(changes)) => {
+                match self.change_membership(&changes, out) {
+                    Ok((index, term)) => out.emit(Event::MembershipProposed {
+                        index,
+                        term,
+                        membership: self.membership.clone(),
+                    }),
+                    Err(e) => out.emit(Event::MembershipRefused(e)),
                 }
             }
             Input::Request(Request::Snapshot { index, data }) => {

@@ -68,6 +68,11 @@ pub enum EntryKind {
     Noop,
     /// An application command.
     Command,
+    /// A membership configuration (thesis ch. 4): `data` is a
+    /// [`Membership::encode`](crate::Membership::encode)d configuration. It takes effect
+    /// on each node as soon as it is in that node's log, committed or not (thesis
+    /// §4.1). Applications skip it (or decode it to follow the membership).
+    Membership,
 }
 
 /// One log entry (Raft Figure 2).

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use synod_core::{Actions, Input, Node, NodeId, PersistToken};
 use synod_raft::{
     AppendOutcome, Config, ConflictHint, Entry, EntryKind, LogIndex, LogStorage, MemStorage,
-    Membership, Message, RaftNode, ReadSeq, Request, SnapshotMeta, Term,
+    Membership, MembershipChange, Message, RaftNode, ReadSeq, Request, SnapshotMeta, Term,
 };
 
 fn index() -> impl Strategy<Value = LogIndex> {
@@ -39,15 +39,38 @@ fn read_message() -> impl Strategy<Value = Message> {
 }
 
 fn message() -> impl Strategy<Value = Message> {
-    let entry = (index(), term(), any::<bool>()).prop_map(|(index, term, noop)| Entry {
-        index,
-        term,
-        kind: if noop {
-            EntryKind::Noop
-        } else {
-            EntryKind::Command
-        },
-        data: Bytes::from_static(b"x"),
+    // Membership entries carry a well-formed configuration (joint or not, with
+    // learners, with or without this node) or bytes that do not decode.
+    let config = prop_oneof![
+        Just(Membership::new([1, 2, 3].map(NodeId)).encode()),
+        Just(
+            Membership::new([1, 2, 3].map(NodeId))
+                .apply_changes(&[MembershipChange::AddVoter(NodeId(4))])
+                .unwrap()
+                .encode()
+        ),
+        Just(
+            Membership::new([2, 3, 4].map(NodeId))
+                .apply_changes(&[MembershipChange::AddLearner(NodeId(1))])
+                .unwrap()
+                .encode()
+        ),
+        Just(Membership::new([NodeId(1)]).encode()),
+        Just(Bytes::from_static(b"x")),
+        Just(Bytes::from_static(&[1, 0, 0, 0, 0])),
+    ];
+    let entry = (index(), term(), 0u8..3, config).prop_map(|(index, term, kind, config)| {
+        let (kind, data) = match kind {
+            0 => (EntryKind::Noop, Bytes::from_static(b"x")),
+            1 => (EntryKind::Command, Bytes::from_static(b"x")),
+            _ => (EntryKind::Membership, config),
+        };
+        Entry {
+            index,
+            term,
+            kind,
+            data,
+        }
     });
     let hint = (proptest::option::of(term()), index())
         .prop_map(|(term, index)| ConflictHint { term, index });
@@ -143,6 +166,7 @@ enum Step {
     Persisted(u64),
     Snapshot(LogIndex),
     Transfer(u64),
+    Change(MembershipChange),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -155,12 +179,19 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u64..10).prop_map(Step::Persisted),
         1 => index().prop_map(Step::Snapshot),
         1 => (1u64..=4).prop_map(Step::Transfer),
+        1 => (0u8..4, 1u64..=5).prop_map(|(kind, id)| Step::Change(match kind {
+            0 => MembershipChange::AddVoter(NodeId(id)),
+            1 => MembershipChange::AddLearner(NodeId(id)),
+            2 => MembershipChange::Promote(NodeId(id)),
+            _ => MembershipChange::Remove(NodeId(id)),
+        })),
     ]
 }
 
-// Any sequence of ticks, proposals, reads, snapshot requests at any index,
+// Any sequence of ticks, proposals, reads, membership changes, snapshot requests at any index,
 // acknowledgements and messages — read rounds, forwarded reads and snapshot chunks at
-// arbitrary offsets and indices near `u64::MAX` included — (from members and from the
+// arbitrary offsets and indices near `u64::MAX` included, configuration entries that
+// decode or not — (from members and from the
 // unknown node 4) leaves the node without a panic, answers reads only at applied indices, with a gap-free log,
 // a commit index within its log, and terms that never decrease along the log.
 #[test]
@@ -184,6 +215,7 @@ fn arbitrary_message_sequences_never_panic() {
                     Step::Read => Input::Request(Request::Read(Bytes::from_static(b"r"))),
                     Step::Persisted(t) => Input::Persisted(PersistToken(t)),
                     Step::Transfer(to) => Input::Request(Request::TransferLeadership(NodeId(to))),
+                    Step::Change(c) => Input::Request(Request::ChangeMembership(vec![c])),
                     Step::Snapshot(index) => Input::Request(Request::Snapshot {
                         index,
                         data: Bytes::from_static(b"state"),
@@ -200,6 +232,8 @@ fn arbitrary_message_sequences_never_panic() {
                     }
                 }
                 let storage = node.storage();
+                // The configuration in force is always a usable one.
+                prop_assert!(!node.membership().voters.is_empty());
                 prop_assert!(node.commit_index() <= storage.last_index());
                 prop_assert!(node.applied_index() <= node.commit_index());
                 // A snapshot covers applied entries only.

@@ -308,9 +308,12 @@ impl<S: LogStorage> RaftNode<S> {
             return;
         }
         self.check_read_owner(out);
-        if let Some((_, pr)) = self.progress.iter_mut().find(|(id, _)| *id == from) {
-            pr.recent_active = true;
-        }
+        // Only members the leader tracks: the acknowledgement table stays bounded by
+        // the configuration whatever ids peers claim.
+        let Some((_, pr)) = self.progress.iter_mut().find(|(id, _)| *id == from) else {
+            return;
+        };
+        pr.recent_active = true;
         if self.reads.record_ack(from, seq.0) {
             self.update_read_confirmation(out);
         }
