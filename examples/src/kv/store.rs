@@ -125,9 +125,10 @@ impl KvStore {
         }
     }
 
-    /// Apply one committed entry; `None` for a leader's no-op.
+    /// Apply one committed entry; `None` for what is not a command (a leader's
+    /// no-op, a membership change).
     pub fn apply(&mut self, entry: &Entry) -> Option<KvResponse> {
-        if entry.kind == EntryKind::Noop {
+        if entry.kind != EntryKind::Command {
             return None;
         }
         let Ok(command) = postcard::from_bytes::<Command>(&entry.data) else {
