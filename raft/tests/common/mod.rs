@@ -36,6 +36,14 @@ pub struct Breakage {
     /// Send transfer campaigns' vote requests without the transfer flag, so voters
     /// that heard from the leader recently ignore them (thesis §4.2.3 vs §3.10).
     pub unflagged_transfer_votes: bool,
+    /// Drop the follower's barrier persists of appended entries: it acknowledges
+    /// entries that a crash then loses (Raft Figure 2: the log must be durable
+    /// before answering).
+    pub forget_appends: bool,
+    /// Append every non-empty AppendEntries at the end of the log, wherever the
+    /// leader meant it to go (no §5.3 consistency check): duplicated or reordered
+    /// appends land twice or out of place.
+    pub append_blindly: bool,
 }
 
 /// How the test application snapshots (6.824's `maxraftstate`, in entries).
@@ -154,6 +162,41 @@ impl TestNode {
         }
     }
 
+    /// The broken follower: renumber each append's entries to follow its own last
+    /// entry, so the consistency check always passes.
+    fn append_blindly(&self, input: Input<Message, Request>) -> Input<Message, Request> {
+        match input {
+            Input::Message {
+                from,
+                msg:
+                    Message::AppendEntries {
+                        term,
+                        mut entries,
+                        leader_commit,
+                        ..
+                    },
+            } if !entries.is_empty() => {
+                let prev_log_index = self.raft.last_index();
+                let prev_log_term = self.raft.log_term(prev_log_index).unwrap_or_default();
+                for (i, e) in entries.iter_mut().enumerate() {
+                    e.index = LogIndex(prev_log_index.0 + 1 + i as u64);
+                    e.term = e.term.max(prev_log_term);
+                }
+                Input::Message {
+                    from,
+                    msg: Message::AppendEntries {
+                        term,
+                        prev_log_index,
+                        prev_log_term,
+                        entries,
+                        leader_commit,
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Follow the application's state through the node's events, and snapshot it
     /// when the policy says so.
     fn run_app(&mut self, from: usize, out: &mut Actions<Message, Record, Event>) {
@@ -194,9 +237,23 @@ impl Node for TestNode {
         } else {
             input
         };
+        let input = if self.breakage.append_blindly {
+            self.append_blindly(input)
+        } else {
+            input
+        };
         let before = out.len();
         self.raft.step(input, out);
         self.run_app(before, out);
+        if self.breakage.forget_appends {
+            let all: Vec<_> = out.drain().collect();
+            for (i, action) in all.into_iter().enumerate() {
+                if i >= before && matches!(action, Action::Persist(Record::Entries(_))) {
+                    continue;
+                }
+                out.push(action);
+            }
+        }
         if !self.breakage.forget_votes
             && !self.breakage.commit_everything
             && !self.breakage.unflagged_transfer_votes
@@ -477,6 +534,13 @@ impl Observer {
     pub fn applied_count(&self) -> usize {
         self.applied.len()
     }
+
+    /// Every index some node was seen to commit, with the entry's term.
+    pub fn committed_terms(&self) -> impl Iterator<Item = (LogIndex, Term)> + '_ {
+        self.committed
+            .iter()
+            .map(|(&index, &(term, _))| (LogIndex(index), term))
+    }
 }
 
 /// A cluster of `n` nodes with every invariant checked after every step.
@@ -502,7 +566,17 @@ pub fn cluster_with(
     let factory_voters = voters.clone();
     let mut sim = Sim::new(sim_config, voters, move |id, durable: &Vec<Record>| {
         factory_observer.borrow_mut().restarted(id);
-        let storage = MemStorage::from_records(durable).expect("durable records fold");
+        let storage = if breakage.forget_appends {
+            // The dropped writes leave gaps: keep what still folds, as a disk that
+            // lost them would (a correct node's records always fold).
+            let mut storage = MemStorage::new();
+            for record in durable {
+                let _ = storage.apply(record);
+            }
+            storage
+        } else {
+            MemStorage::from_records(durable).expect("durable records fold")
+        };
         let mut config = config(id, &factory_voters, seed);
         config.max_snapshot_chunk_bytes = app.chunk_bytes;
         let raft = RaftNode::new(config, storage).expect("valid config");
@@ -575,4 +649,35 @@ pub fn run_until_applied(
         max_steps,
     )
     .map_err(|v| v.to_string())
+}
+
+/// Propose `data` on node `id`: where it landed, or `None` if it was refused (or the
+/// node is down).
+pub fn propose_to(sim: &mut Cluster, id: NodeId, data: &str) -> Option<(LogIndex, Term)> {
+    let before = sim.events().len();
+    sim.request(
+        id,
+        Request::Propose(Bytes::copy_from_slice(data.as_bytes())),
+    )
+    .ok()?;
+    sim.events()[before..]
+        .iter()
+        .find_map(|(_, from, e)| match e {
+            Event::Proposed { index, term } if *from == id => Some((*index, *term)),
+            _ => None,
+        })
+}
+
+/// The entries `id` holds through its commit index (from its first stored entry).
+pub fn committed_log(sim: &Cluster, id: NodeId) -> Result<Vec<Entry>, String> {
+    let raft = &sim.node(id).ok_or(format!("{id} is down"))?.raft;
+    let storage = raft.storage();
+    let mut log = Vec::new();
+    let (first, commit) = (storage.first_index(), raft.commit_index());
+    if commit >= first {
+        storage
+            .entries(first, commit, u64::MAX, &mut log)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(log)
 }
