@@ -67,18 +67,7 @@ fn run_with(
     sim.run_for(6 * ELECTION).map_err(|v| v.to_string())?;
     propose(&mut sim, "after-heal");
     let converged = sim
-        .run_until(
-            |s| {
-                let Some(l) = leader(s) else { return false };
-                let raft = &s.node(l).unwrap().raft;
-                let commit = raft.commit_index();
-                raft.last_index() == commit
-                    && ids
-                        .iter()
-                        .all(|&id| s.node(id).is_some_and(|n| n.raft.applied_index() == commit))
-            },
-            400_000,
-        )
+        .run_until(|s| converged(s, &ids), 400_000)
         .map_err(|v| v.to_string())?;
     if !converged {
         return Err(format!("no convergence after heal at {HORIZON}"));

@@ -9,28 +9,13 @@ use synod_core::NodeId;
 use synod_raft::{EntryKind, LogIndex, Role, Term};
 use synod_sim::{Fault, LinkConfig, SimConfig, check_seeds};
 
-/// How long an election may take: split votes happen (two nodes whose randomized
-/// timeouts land in the same tick both win their pre-votes), so allow several rounds,
-/// as the 6.824 labs do (they allow about 15 timeouts).
-const LEADER_WITHIN: u64 = 10 * ELECTION;
-
-fn run_to_leader(sim: &mut Cluster, max_time: u64) -> Result<NodeId, String> {
-    let start = sim.now();
-    sim.run_until(
-        |s| leader(s).is_some() || s.now() > start + max_time,
-        1_000_000,
-    )
-    .map_err(|v| v.to_string())?;
-    leader(sim).ok_or_else(|| format!("no leader within {max_time} time units (at {})", sim.now()))
-}
-
 // 6.824 "initial election": a leader is elected within a few election timeouts and,
 // with no faults, the term stays the same for 50 more timeouts (Raft §5.2).
 #[test]
 fn initial_election_and_stable_term() {
     check_seeds("initial_election_and_stable_term", 16, |seed| {
         let (mut sim, _) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let first = run_to_leader(&mut sim, LEADER_WITHIN)?;
+        let first = run_to_leader(&mut sim)?;
         let term = sim.node(first).unwrap().raft.term();
         sim.run_for(50 * ELECTION).map_err(|v| v.to_string())?;
         let now = leader(&sim);
@@ -50,9 +35,9 @@ fn initial_election_and_stable_term() {
 fn reelection_and_no_leader_without_quorum() {
     check_seeds("reelection_and_no_leader_without_quorum", 16, |seed| {
         let (mut sim, _) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let first = run_to_leader(&mut sim, LEADER_WITHIN)?;
+        let first = run_to_leader(&mut sim)?;
         sim.apply(Fault::Crash(first)).unwrap();
-        let second = run_to_leader(&mut sim, LEADER_WITHIN)?;
+        let second = run_to_leader(&mut sim)?;
         if second == first {
             return Err("crashed leader still leads".into());
         }
@@ -69,7 +54,7 @@ fn reelection_and_no_leader_without_quorum() {
             return Err(format!("{l} leads without a quorum"));
         }
         sim.apply(Fault::Restart(other)).unwrap();
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         Ok(())
     });
 }
@@ -83,7 +68,7 @@ fn rejoining_partitioned_follower_does_not_disrupt() {
         16,
         |seed| {
             let (mut sim, _) = cluster(SimConfig::new(seed), 5, Breakage::default());
-            let first = run_to_leader(&mut sim, LEADER_WITHIN)?;
+            let first = run_to_leader(&mut sim)?;
             let term = sim.node(first).unwrap().raft.term();
             let loner = sim.ids().find(|&id| id != first).unwrap();
             sim.apply(Fault::Partition(vec![vec![loner]])).unwrap();
@@ -114,7 +99,7 @@ fn rejoining_partitioned_follower_does_not_disrupt() {
 fn basic_agreement() {
     check_seeds("basic_agreement", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         for i in 0..20 {
             if !propose(&mut sim, &format!("cmd{i}")) {
                 return Err("no leader to propose to".into());
@@ -139,7 +124,7 @@ fn basic_agreement() {
 fn agreement_needs_a_majority() {
     check_seeds("agreement_needs_a_majority", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let l = run_to_leader(&mut sim, LEADER_WITHIN)?;
+        let l = run_to_leader(&mut sim)?;
         let followers: Vec<NodeId> = sim.ids().filter(|&id| id != l).collect();
         sim.apply(Fault::Crash(followers[0])).unwrap();
         propose(&mut sim, "a");
@@ -155,7 +140,7 @@ fn agreement_needs_a_majority() {
         }
         sim.apply(Fault::Restart(followers[0])).unwrap();
         sim.apply(Fault::Restart(followers[1])).unwrap();
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         propose(&mut sim, "c");
         if !run_until_applied(&mut sim, &observer, 2, 300_000)? {
             return Err("no progress after the followers returned".into());
@@ -170,7 +155,7 @@ fn agreement_needs_a_majority() {
 fn partitioned_old_leader_rejoins() {
     check_seeds("partitioned_old_leader_rejoins", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        let old = run_to_leader(&mut sim, LEADER_WITHIN)?;
+        let old = run_to_leader(&mut sim)?;
         propose(&mut sim, "before");
         run_until_applied(&mut sim, &observer, 1, 100_000)?;
         sim.apply(Fault::Partition(vec![vec![old]])).unwrap();
@@ -206,7 +191,7 @@ fn partitioned_old_leader_rejoins() {
 fn persistence_across_crash_of_all() {
     check_seeds("persistence_across_crash_of_all", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         for i in 0..5 {
             propose(&mut sim, &format!("x{i}"));
         }
@@ -218,7 +203,7 @@ fn persistence_across_crash_of_all() {
         for &id in &ids {
             sim.apply(Fault::Restart(id)).unwrap();
         }
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         propose(&mut sim, "y");
         if !run_until_applied(&mut sim, &observer, 6, 300_000)? {
             return Err("restarted cluster did not re-apply 5 commands plus a new one".into());
@@ -234,15 +219,11 @@ fn persistence_across_crash_of_all() {
 fn figure_8_reliable_and_unreliable() {
     for unreliable in [false, true] {
         check_seeds("figure_8_reliable_and_unreliable", 8, |seed| {
-            let mut config = SimConfig::new(seed);
-            if unreliable {
-                config.network = LinkConfig {
-                    loss: 0.1,
-                    duplicate: 0.05,
-                    reorder: 0.1,
-                    ..LinkConfig::default()
-                };
-            }
+            let config = if unreliable {
+                lossy(seed, 0.1, 0.05, 0.1)
+            } else {
+                SimConfig::new(seed)
+            };
             let (mut sim, observer) = cluster(config, 5, Breakage::default());
             let ids: Vec<NodeId> = sim.ids().collect();
             let mut down = Vec::new();
@@ -268,21 +249,10 @@ fn figure_8_reliable_and_unreliable() {
                 sim.apply(Fault::Restart(id)).unwrap();
             }
             sim.apply(Fault::SetNetwork(LinkConfig::default())).unwrap();
-            run_to_leader(&mut sim, LEADER_WITHIN)?;
+            run_to_leader(&mut sim)?;
             propose(&mut sim, "final");
             let target_ok = sim
-                .run_until(
-                    |s| {
-                        let Some(l) = leader(s) else { return false };
-                        let commit = s.node(l).unwrap().raft.commit_index();
-                        let final_in = s.node(l).unwrap().raft.last_index() == commit;
-                        final_in
-                            && ids.iter().all(|&id| {
-                                s.node(id).is_some_and(|n| n.raft.applied_index() == commit)
-                            })
-                    },
-                    500_000,
-                )
+                .run_until(|s| converged(s, &ids), 500_000)
                 .map_err(|v| v.to_string())?;
             if !target_ok {
                 return Err(format!(
@@ -299,7 +269,7 @@ fn figure_8_reliable_and_unreliable() {
 #[test]
 fn followers_refuse_proposals_with_a_leader_hint() {
     let (mut sim, _) = cluster(SimConfig::new(3), 3, Breakage::default());
-    let l = run_to_leader(&mut sim, LEADER_WITHIN).unwrap();
+    let l = run_to_leader(&mut sim).unwrap();
     let follower = sim.ids().find(|&id| id != l).unwrap();
     sim.run_for(ELECTION).unwrap(); // the follower hears from the leader
     sim.request(follower, synod_raft::Request::Propose("x".into()))
@@ -325,12 +295,12 @@ fn persistence_across_leader_and_follower_crashes() {
         16,
         |seed| {
             let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-            let l = run_to_leader(&mut sim, LEADER_WITHIN)?;
+            let l = run_to_leader(&mut sim)?;
             propose(&mut sim, "a");
             run_until_applied(&mut sim, &observer, 1, 100_000)?;
             sim.apply(Fault::Crash(l)).unwrap();
             sim.apply(Fault::Restart(l)).unwrap();
-            run_to_leader(&mut sim, LEADER_WITHIN)?;
+            run_to_leader(&mut sim)?;
             propose(&mut sim, "b");
             if !run_until_applied(&mut sim, &observer, 2, 300_000)? {
                 return Err("no agreement after the leader restarted".into());
@@ -359,7 +329,7 @@ fn persistence_across_leader_and_follower_crashes() {
 fn message_count_of_ten_agreements() {
     check_seeds("message_count_of_ten_agreements", 16, |seed| {
         let (mut sim, observer) = cluster(SimConfig::new(seed), 3, Breakage::default());
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         sim.run_for(ELECTION).map_err(|v| v.to_string())?;
         let before = sim.stats().messages_sent;
         for i in 0..10 {
@@ -381,16 +351,6 @@ fn message_count_of_ten_agreements() {
 /// Clients proposing at once in "concurrent proposals", and proposals each makes.
 const CLIENTS: usize = 8;
 const ROUNDS: usize = 12;
-
-/// Links that duplicate and reorder appends (and lose a few).
-fn flaky_links() -> LinkConfig {
-    LinkConfig {
-        loss: 0.05,
-        duplicate: 0.1,
-        reorder: 0.2,
-        ..LinkConfig::default()
-    }
-}
 
 /// Shuffle `items` with the simulation's seeded generator.
 fn shuffle<T>(sim: &mut Cluster, items: &mut [T]) {
@@ -414,10 +374,10 @@ fn commands_by_index(log: &[synod_raft::Entry]) -> BTreeMap<LogIndex, bytes::Byt
 /// must land at its own index, after the same client's earlier ones, and every node
 /// must commit exactly the acknowledged commands, at the acknowledged indices.
 fn concurrent_proposals(seed: u64, breakage: Breakage) -> Result<(), String> {
-    let mut config = SimConfig::new(seed);
-    config.network = flaky_links();
+    // Links that duplicate and reorder appends (and lose a few).
+    let config = lossy(seed, 0.05, 0.1, 0.2);
     let (mut sim, observer) = cluster(config, 5, breakage);
-    let l = run_to_leader(&mut sim, LEADER_WITHIN)?;
+    let l = run_to_leader(&mut sim)?;
     let term = sim.node(l).unwrap().raft.term();
     let followers: Vec<NodeId> = sim.ids().filter(|&id| id != l).collect();
     let mut acked: BTreeMap<LogIndex, String> = BTreeMap::new();
@@ -542,15 +502,11 @@ impl Churn {
     /// heals, and three clients proposing to whoever they think leads, for `rounds`
     /// rounds of up to an election timeout each; then every fault heals.
     fn run(&self, seed: u64, breakage: Breakage) -> Result<(), String> {
-        let mut config = SimConfig::new(seed);
-        if self.unreliable {
-            config.network = LinkConfig {
-                loss: 0.1,
-                duplicate: 0.1,
-                reorder: 0.1,
-                ..LinkConfig::default()
-            };
-        }
+        let config = if self.unreliable {
+            lossy(seed, 0.1, 0.1, 0.1)
+        } else {
+            SimConfig::new(seed)
+        };
         let (mut sim, observer) = cluster(config, 5, breakage);
         let ids: Vec<NodeId> = sim.ids().collect();
         let mut down: Vec<NodeId> = Vec::new();
@@ -611,25 +567,15 @@ impl Churn {
         }
         sim.apply(Fault::Heal).unwrap();
         sim.apply(Fault::SetNetwork(LinkConfig::default())).unwrap();
-        run_to_leader(&mut sim, LEADER_WITHIN)?;
+        run_to_leader(&mut sim)?;
         propose(&mut sim, "final");
         let start = sim.now();
         sim.run_until(
-            |s| {
-                s.now() > start + CONVERGE_WITHIN || {
-                    let Some(l) = leader(s) else { return false };
-                    let raft = &s.node(l).unwrap().raft;
-                    let commit = raft.commit_index();
-                    raft.last_index() == commit
-                        && ids
-                            .iter()
-                            .all(|&id| s.node(id).is_some_and(|n| n.raft.applied_index() == commit))
-                }
-            },
+            |s| s.now() > start + CONVERGE_WITHIN || converged(s, &ids),
             1_000_000,
         )
         .map_err(|v| v.to_string())?;
-        if sim.now() > start + CONVERGE_WITHIN {
+        if !converged(&sim, &ids) {
             return Err("the cluster did not converge after the faults healed".into());
         }
         self.check(&sim, &observer.borrow(), &acked)

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use synod_core::NodeId;
 use synod_raft::{Event, LogIndex, LogStorage, ProgressState};
-use synod_sim::{Fault, LinkConfig, SimConfig, check_seeds};
+use synod_sim::{Fault, SimConfig, check_seeds};
 
 /// The application snapshots every 10 applied entries, sent in 16-byte chunks (its
 /// snapshots are about 100 bytes, so every install takes several chunks).
@@ -17,65 +17,25 @@ const APP: AppOptions = AppOptions {
     chunk_bytes: 16,
 };
 
-/// Commands must apply everywhere within this many ticks of being proposed.
-const APPLY_WITHIN: u64 = 30 * ELECTION;
-
-fn run_to_leader(sim: &mut Cluster) -> Result<NodeId, String> {
-    let start = sim.now();
-    sim.run_until(
-        |s| leader(s).is_some() || s.now() > start + 10 * ELECTION,
-        1_000_000,
-    )
-    .map_err(|v| v.to_string())?;
-    leader(sim).ok_or_else(|| format!("no leader by {}", sim.now()))
+/// Elect a leader and cut one follower off while the others commit 30 commands and
+/// compact past its log; the follower.
+fn cut_off_while_compacting(sim: &mut Cluster) -> Result<NodeId, String> {
+    let l = run_to_leader(sim)?;
+    let lagging = sim.ids().find(|&id| id != l).unwrap();
+    sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
+    propose_all(sim, "c", 30)?;
+    Ok(lagging)
 }
 
-/// Propose `count` commands named `prefix{i}`, retrying while there is no leader.
-fn propose_all(sim: &mut Cluster, prefix: &str, count: usize) -> Result<(), String> {
-    for i in 0..count {
-        let start = sim.now();
-        while !propose(sim, &format!("{prefix}{i}")) {
-            if sim.now() > start + 20 * ELECTION {
-                return Err(format!("no leader took {prefix}{i}"));
-            }
-            sim.run_for(ELECTION / 2).map_err(|v| v.to_string())?;
-        }
-        sim.run_for(TICK / 2).map_err(|v| v.to_string())?;
-    }
-    Ok(())
-}
-
-/// Run until every live node's application holds at least `count` commands.
-fn all_apply(
+/// Heal, commit `more` commands, and run until every node applied all of them.
+fn heal_and_catch_up(
     sim: &mut Cluster,
     observer: &std::rc::Rc<std::cell::RefCell<Observer>>,
-    count: usize,
+    more: usize,
 ) -> Result<(), String> {
-    let start = sim.now();
-    let done = sim
-        .run_until(
-            |s| {
-                let o = observer.borrow();
-                s.live_nodes()
-                    .all(|(id, _)| o.commands_applied(id) >= count)
-                    || s.now() > start + APPLY_WITHIN
-            },
-            2_000_000,
-        )
-        .map_err(|v| v.to_string())?;
-    let o = observer.borrow();
-    let behind: Vec<_> = sim
-        .live_nodes()
-        .filter(|(id, _)| o.commands_applied(*id) < count)
-        .map(|(id, _)| id)
-        .collect();
-    if !done || !behind.is_empty() {
-        return Err(format!(
-            "{behind:?} did not apply {count} commands by {}",
-            sim.now()
-        ));
-    }
-    Ok(())
+    sim.apply(Fault::Heal).unwrap();
+    propose_all(sim, "d", more)?;
+    all_apply(sim, observer, 30 + more)
 }
 
 fn restores(sim: &Cluster, id: NodeId) -> usize {
@@ -115,10 +75,7 @@ fn basic_snapshot_compacts_every_log() {
 fn install_to_a_lagging_follower() {
     check_seeds("install_to_a_lagging_follower", 8, |seed| {
         let (mut sim, observer) = cluster_with(SimConfig::new(seed), 3, Breakage::default(), APP);
-        let l = run_to_leader(&mut sim)?;
-        let lagging = sim.ids().find(|&id| id != l).unwrap();
-        sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
-        propose_all(&mut sim, "c", 30)?;
+        let lagging = cut_off_while_compacting(&mut sim)?;
         sim.run_for(2 * ELECTION).map_err(|v| v.to_string())?;
         let leader_now = leader(&sim).ok_or("no leader")?;
         if sim.node(leader_now).unwrap().raft.snapshot_index()
@@ -126,9 +83,7 @@ fn install_to_a_lagging_follower() {
         {
             return Err("the leader did not compact past the lagging log".into());
         }
-        sim.apply(Fault::Heal).unwrap();
-        propose_all(&mut sim, "d", 1)?;
-        all_apply(&mut sim, &observer, 31)?;
+        heal_and_catch_up(&mut sim, &observer, 1)?;
         if restores(&sim, lagging) == 0 {
             return Err(format!("{lagging} caught up without a snapshot"));
         }
@@ -142,22 +97,10 @@ fn install_to_a_lagging_follower() {
 #[test]
 fn install_over_a_lossy_network() {
     check_seeds("install_over_a_lossy_network", 8, |seed| {
-        let mut config = SimConfig::new(seed);
-        config.network = LinkConfig {
-            loss: 0.1,
-            duplicate: 0.2,
-            reorder: 0.2,
-            ..LinkConfig::default()
-        };
+        let config = lossy(seed, 0.1, 0.2, 0.2);
         let (mut sim, observer) = cluster_with(config, 3, Breakage::default(), APP);
-        let l = run_to_leader(&mut sim)?;
-        let lagging = sim.ids().find(|&id| id != l).unwrap();
-        sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
-        propose_all(&mut sim, "c", 30)?;
-        sim.apply(Fault::Heal).unwrap();
-        propose_all(&mut sim, "d", 5)?;
-        all_apply(&mut sim, &observer, 35)?;
-        Ok(())
+        cut_off_while_compacting(&mut sim)?;
+        heal_and_catch_up(&mut sim, &observer, 5)
     });
 }
 
@@ -300,22 +243,11 @@ fn invariants_catch_chunks_spliced_at_the_wrong_offset() {
         ..Breakage::default()
     };
     for seed in 0..200u64 {
-        let mut config = SimConfig::new(seed);
-        config.network = LinkConfig {
-            loss: 0.1,
-            duplicate: 0.2,
-            reorder: 0.2,
-            ..LinkConfig::default()
-        };
+        let config = lossy(seed, 0.1, 0.2, 0.2);
         let (mut sim, observer) = cluster_with(config, 3, broken, APP);
         let outcome = (|| -> Result<(), String> {
-            let l = run_to_leader(&mut sim)?;
-            let lagging = sim.ids().find(|&id| id != l).unwrap();
-            sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
-            propose_all(&mut sim, "c", 30)?;
-            sim.apply(Fault::Heal).unwrap();
-            propose_all(&mut sim, "d", 5)?;
-            all_apply(&mut sim, &observer, 35)
+            cut_off_while_compacting(&mut sim)?;
+            heal_and_catch_up(&mut sim, &observer, 5)
         })();
         if let Err(why) = outcome
             && why.contains("raft safety")

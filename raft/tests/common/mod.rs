@@ -13,12 +13,33 @@ use synod_raft::{
     Config, Entry, Event, LogIndex, LogStorage, MemStorage, Message, RaftNode, Record, Request,
     Role, Snapshot, Term,
 };
-use synod_sim::{Sim, SimConfig};
+use synod_sim::{LinkConfig, Sim, SimConfig};
 
 /// Ticks in the default config: election timeout 10, heartbeat 2; the simulator ticks
 /// every 100 time units.
 pub const TICK: u64 = 100;
 pub const ELECTION: u64 = 10 * TICK;
+
+/// How long an election may take: split votes happen (two nodes whose randomized
+/// timeouts land in the same tick both win their pre-votes), so allow several rounds,
+/// as the 6.824 labs do (they allow about 15 timeouts).
+pub const LEADER_WITHIN: u64 = 10 * ELECTION;
+
+/// Commands must apply everywhere within this many ticks of being proposed
+/// ([`all_apply`]).
+pub const APPLY_WITHIN: u64 = 30 * ELECTION;
+
+/// A simulation whose links lose, duplicate and reorder these fractions of messages.
+pub fn lossy(seed: u64, loss: f64, duplicate: f64, reorder: f64) -> SimConfig {
+    let mut config = SimConfig::new(seed);
+    config.network = LinkConfig {
+        loss,
+        duplicate,
+        reorder,
+        ..LinkConfig::default()
+    };
+    config
+}
 
 /// How a test node misbehaves on purpose (never part of the public API: the wrapper
 /// tampers with the real node's outputs).
@@ -680,4 +701,93 @@ pub fn committed_log(sim: &Cluster, id: NodeId) -> Result<Vec<Entry>, String> {
             .map_err(|e| e.to_string())?;
     }
     Ok(log)
+}
+
+/// Run until some node leads, for at most [`LEADER_WITHIN`]; the leader.
+pub fn run_to_leader(sim: &mut Cluster) -> Result<NodeId, String> {
+    let start = sim.now();
+    sim.run_until(
+        |s| leader(s).is_some() || s.now() > start + LEADER_WITHIN,
+        1_000_000,
+    )
+    .map_err(|v| v.to_string())?;
+    leader(sim).ok_or_else(|| {
+        format!(
+            "no leader within {LEADER_WITHIN} time units (at {})",
+            sim.now()
+        )
+    })
+}
+
+/// Run until `target` leads or `within` time units passed; whether it leads.
+pub fn run_until_leader_is(sim: &mut Cluster, target: NodeId, within: u64) -> Result<bool, String> {
+    let start = sim.now();
+    sim.run_until(
+        |s| leader(s) == Some(target) || s.now() > start + within,
+        1_000_000,
+    )
+    .map_err(|v| v.to_string())?;
+    Ok(leader(sim) == Some(target))
+}
+
+/// Propose `count` commands named `prefix{i}`, retrying while there is no leader.
+pub fn propose_all(sim: &mut Cluster, prefix: &str, count: usize) -> Result<(), String> {
+    for i in 0..count {
+        let start = sim.now();
+        while !propose(sim, &format!("{prefix}{i}")) {
+            if sim.now() > start + 20 * ELECTION {
+                return Err(format!("no leader took {prefix}{i}"));
+            }
+            sim.run_for(ELECTION / 2).map_err(|v| v.to_string())?;
+        }
+        sim.run_for(TICK / 2).map_err(|v| v.to_string())?;
+    }
+    Ok(())
+}
+
+/// Run until every live node's application holds at least `count` commands, for at
+/// most [`APPLY_WITHIN`].
+pub fn all_apply(
+    sim: &mut Cluster,
+    observer: &Rc<RefCell<Observer>>,
+    count: usize,
+) -> Result<(), String> {
+    let start = sim.now();
+    let done = sim
+        .run_until(
+            |s| {
+                let o = observer.borrow();
+                s.live_nodes()
+                    .all(|(id, _)| o.commands_applied(id) >= count)
+                    || s.now() > start + APPLY_WITHIN
+            },
+            2_000_000,
+        )
+        .map_err(|v| v.to_string())?;
+    let o = observer.borrow();
+    let behind: Vec<_> = sim
+        .live_nodes()
+        .filter(|(id, _)| o.commands_applied(*id) < count)
+        .map(|(id, _)| id)
+        .collect();
+    if !done || !behind.is_empty() {
+        return Err(format!(
+            "{behind:?} did not apply {count} commands by {}",
+            sim.now()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the cluster has settled: a leader whose whole log is committed, and every
+/// node in `ids` up and applied through that commit index.
+pub fn converged(sim: &Cluster, ids: &[NodeId]) -> bool {
+    let Some(l) = leader(sim) else { return false };
+    let raft = &sim.node(l).unwrap().raft;
+    let commit = raft.commit_index();
+    raft.last_index() == commit
+        && ids.iter().all(|&id| {
+            sim.node(id)
+                .is_some_and(|n| n.raft.applied_index() == commit)
+        })
 }
