@@ -580,6 +580,17 @@ pub fn cluster_with(
     breakage: Breakage,
     app: AppOptions,
 ) -> (Cluster, Rc<RefCell<Observer>>) {
+    cluster_configured(sim_config, n, breakage, app, |_| {})
+}
+
+/// [`cluster_with`], each node's configuration then adjusted by `configure`.
+pub fn cluster_configured(
+    sim_config: SimConfig,
+    n: u64,
+    breakage: Breakage,
+    app: AppOptions,
+    configure: impl Fn(&mut Config) + 'static,
+) -> (Cluster, Rc<RefCell<Observer>>) {
     let voters = ids(n);
     let observer = Rc::new(RefCell::new(Observer::default()));
     let seed = sim_config.seed;
@@ -600,6 +611,7 @@ pub fn cluster_with(
         };
         let mut config = config(id, &factory_voters, seed);
         config.max_snapshot_chunk_bytes = app.chunk_bytes;
+        configure(&mut config);
         let raft = RaftNode::new(config, storage).expect("valid config");
         TestNode::new(raft, breakage, app)
     })
