@@ -908,12 +908,7 @@ impl<S: LogStorage> RaftNode<S> {
         if snapshot_index != send.index {
             return; // about another snapshot: stale
         }
-        let len = self
-            .log
-            .storage
-            .snapshot_data()
-            .map_or(0, |d| d.len() as u64);
-        send.answered(next_offset, out_of_order, len);
+        send.answered(next_offset, out_of_order);
         self.send_snapshot_chunk(slot, out);
     }
 
@@ -953,12 +948,7 @@ impl<S: LogStorage> RaftNode<S> {
                     // Chunks in flight and none acknowledged for a while: resend
                     // from where the follower last said it was.
                     if let Some(send) = pr.snapshot.as_mut() {
-                        let len = self
-                            .log
-                            .storage
-                            .snapshot_data()
-                            .map_or(0, |d| d.len() as u64);
-                        send.heartbeat(len);
+                        send.heartbeat();
                     }
                 }
                 ProgressState::Replicate => {

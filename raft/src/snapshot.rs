@@ -125,6 +125,8 @@ const STALL_HEARTBEATS: u8 = 2;
 pub(crate) struct SnapshotSend {
     /// Index of the snapshot being sent.
     pub(crate) index: LogIndex,
+    /// Its size in bytes, known once the first chunk went out.
+    len: u64,
     /// Bytes the follower is known to hold: the chunks before were acknowledged.
     acked: u64,
     /// Next byte to send: the chunks in `acked..next` are in flight.
@@ -147,6 +149,7 @@ impl SnapshotSend {
     pub(crate) fn new(index: LogIndex) -> Self {
         SnapshotSend {
             index,
+            len: 0,
             acked: 0,
             next: 0,
             sent_last: false,
@@ -160,6 +163,7 @@ impl SnapshotSend {
     /// The next chunk to send, `start..end` of a snapshot of `len` bytes, if the
     /// window of `window` chunks of `chunk` bytes has room; marks it sent.
     pub(crate) fn next_chunk(&mut self, len: u64, chunk: u64, window: usize) -> Option<(u64, u64)> {
+        self.len = len;
         let in_flight = (self.next - self.acked).div_ceil(chunk.max(1));
         if self.refused || self.sent_last || in_flight >= window as u64 {
             return None;
@@ -171,10 +175,10 @@ impl SnapshotSend {
         Some((start, end))
     }
 
-    /// The follower holds `offset` bytes of a snapshot of `len`; `out_of_order` if the
-    /// chunk it answers started beyond them.
-    pub(crate) fn answered(&mut self, offset: u64, out_of_order: bool, len: u64) {
-        if offset > len {
+    /// The follower holds `offset` bytes; `out_of_order` if the chunk it answers
+    /// started beyond them.
+    pub(crate) fn answered(&mut self, offset: u64, out_of_order: bool) {
+        if offset > self.len {
             return; // more than there is: not an answer about this snapshot
         }
         self.heard = offset;
@@ -198,13 +202,13 @@ impl SnapshotSend {
 
     /// A heartbeat interval passed. After [`STALL_HEARTBEATS`] with chunks in flight
     /// and none acknowledged, resend from where the follower last said it was.
-    pub(crate) fn heartbeat(&mut self, len: u64) {
+    pub(crate) fn heartbeat(&mut self) {
         if self.next == self.acked && !self.sent_last {
             return; // nothing in flight
         }
         self.idle_heartbeats = self.idle_heartbeats.saturating_add(1);
         if self.idle_heartbeats >= STALL_HEARTBEATS {
-            self.acked = self.heard.min(len);
+            self.acked = self.heard.min(self.len);
             self.next = self.acked;
             self.sent_last = false;
             self.rewound_to = None;
@@ -297,9 +301,9 @@ mod tests {
     fn the_window_bounds_chunks_in_flight() {
         let mut send = SnapshotSend::new(LogIndex(5));
         assert_eq!(fill(&mut send, 45), [0, 10, 20]);
-        send.answered(10, false, 45);
+        send.answered(10, false);
         assert_eq!(fill(&mut send, 45), [30]);
-        send.answered(40, false, 45);
+        send.answered(40, false);
         assert_eq!(fill(&mut send, 45), [40]);
         assert_eq!(
             fill(&mut send, 45),
@@ -315,13 +319,13 @@ mod tests {
     fn a_gap_rewinds_once_and_duplicates_never() {
         let mut send = SnapshotSend::new(LogIndex(5));
         fill(&mut send, 100); // 0, 10, 20 in flight; 0 is lost
-        send.answered(0, true, 100);
+        send.answered(0, true);
         assert_eq!(fill(&mut send, 100), [0, 10, 20]);
-        send.answered(0, true, 100); // 20 overtook the lost chunk as well
+        send.answered(0, true); // 20 overtook the lost chunk as well
         assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
-        send.answered(30, false, 100);
+        send.answered(30, false);
         assert_eq!(fill(&mut send, 100), [30, 40, 50]);
-        send.answered(30, false, 100); // a duplicate's answer
+        send.answered(30, false); // a duplicate's answer
         assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
     }
 
@@ -331,12 +335,12 @@ mod tests {
     fn a_stalled_window_is_resent_from_the_last_answer() {
         let mut send = SnapshotSend::new(LogIndex(5));
         fill(&mut send, 100);
-        send.answered(20, false, 100);
+        send.answered(20, false);
         fill(&mut send, 100);
-        send.answered(0, true, 100); // the follower restarted
-        send.heartbeat(100);
+        send.answered(0, true); // the follower restarted
+        send.heartbeat();
         assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
-        send.heartbeat(100);
+        send.heartbeat();
         assert_eq!(fill(&mut send, 100), [0, 10, 20]);
     }
 }
