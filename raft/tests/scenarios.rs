@@ -512,15 +512,15 @@ impl Churn {
         let mut down: Vec<NodeId> = Vec::new();
         let mut acked: Vec<(LogIndex, Term, String)> = Vec::new();
         for round in 0..self.rounds {
+            let up: Vec<NodeId> = ids
+                .iter()
+                .copied()
+                .filter(|id| !down.contains(id))
+                .collect();
             for client in 0..3 {
                 if sim.rng().below(2) == 0 {
                     continue;
                 }
-                let up: Vec<NodeId> = ids
-                    .iter()
-                    .copied()
-                    .filter(|id| !down.contains(id))
-                    .collect();
                 let to = match leader(&sim) {
                     Some(l) => l,
                     None => up[sim.rng().below(up.len() as u64) as usize],
@@ -532,11 +532,6 @@ impl Churn {
             }
             match sim.rng().below(8) {
                 0 | 1 if down.len() < 2 => {
-                    let up: Vec<NodeId> = ids
-                        .iter()
-                        .copied()
-                        .filter(|id| !down.contains(id))
-                        .collect();
                     // Half the time the leader, which loses the most in flight.
                     let victim = match leader(&sim) {
                         Some(l) if sim.rng().below(2) == 0 => l,
