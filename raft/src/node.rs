@@ -856,8 +856,12 @@ impl<S: LogStorage> RaftNode<S> {
             // to a follower that refused the older one as too large).
             *send = SnapshotSend::new(meta.index);
         }
-        if send.refused {
-            return;
+        let (chunk_bytes, window) = (
+            self.config.max_snapshot_chunk_bytes,
+            self.config.max_inflight_snapshot_chunks,
+        );
+        if !send.has_room(chunk_bytes, window) {
+            return; // (refused, or the window is full)
         }
         let data = match self.log.storage.snapshot_data() {
             Ok(data) => data,
@@ -867,10 +871,6 @@ impl<S: LogStorage> RaftNode<S> {
             }
         };
         let len = data.len() as u64;
-        let (chunk_bytes, window) = (
-            self.config.max_snapshot_chunk_bytes,
-            self.config.max_inflight_snapshot_chunks,
-        );
         while let Some((start, end)) = send.next_chunk(len, chunk_bytes, window) {
             // Both bounds fit in usize: they are at most the length of `data`.
             let chunk = data.slice(start as usize..end as usize);

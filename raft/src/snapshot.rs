@@ -160,12 +160,18 @@ impl SnapshotSend {
         }
     }
 
+    /// Whether a chunk of `chunk` bytes may go out now, with `window` in flight at
+    /// most (checked before the snapshot's data is read from storage).
+    pub(crate) fn has_room(&self, chunk: u64, window: usize) -> bool {
+        let in_flight = (self.next - self.acked).div_ceil(chunk.max(1));
+        !self.refused && !self.sent_last && in_flight < window as u64
+    }
+
     /// The next chunk to send, `start..end` of a snapshot of `len` bytes, if the
     /// window of `window` chunks of `chunk` bytes has room; marks it sent.
     pub(crate) fn next_chunk(&mut self, len: u64, chunk: u64, window: usize) -> Option<(u64, u64)> {
         self.len = len;
-        let in_flight = (self.next - self.acked).div_ceil(chunk.max(1));
-        if self.refused || self.sent_last || in_flight >= window as u64 {
+        if !self.has_room(chunk, window) {
             return None;
         }
         let start = self.next.min(len);
