@@ -25,7 +25,7 @@
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::time::Instant;
-use synod_core::{Action, Actions, Input, Node, NodeId, Ticks};
+use synod_core::{Input, Ticks};
 
 const BATCH: usize = 64;
 const POOL: usize = 1024;
@@ -59,71 +59,18 @@ trait Contender {
 
 // ---------------------------------------------------------------- synod-raft
 
+/// The lockstep driver the synod-raft tests use: one FIFO queue, background writes
+/// acknowledged at once (barrier persists are already folded into each node's
+/// in-memory storage), committed commands counted per node.
+#[path = "../../raft/tests/lockstep/mod.rs"]
+mod lockstep;
+
 mod synod {
     use super::*;
-    use synod_raft::{Config, EntryKind, Event, MemStorage, Message, RaftNode, Record, Request};
+    use synod_raft::Request;
 
     pub struct Synod {
         pub batched: bool,
-    }
-
-    struct Cluster {
-        nodes: Vec<RaftNode>,
-        applied: [usize; 3],
-        queue: VecDeque<(NodeId, NodeId, Message)>,
-        out: Actions<Message, Record, Event>,
-        acks: Vec<synod_core::PersistToken>,
-    }
-
-    impl Cluster {
-        fn new() -> Self {
-            let ids = [1, 2, 3].map(NodeId);
-            let nodes = ids
-                .iter()
-                .map(|&id| {
-                    let mut config = Config::new(id, ids);
-                    config.election_ticks = Ticks(10);
-                    config.heartbeat_ticks = Ticks(3);
-                    config.max_inflight_messages = 256;
-                    config.max_append_bytes = 1 << 20;
-                    RaftNode::new(config, MemStorage::new()).expect("valid config")
-                })
-                .collect();
-            Cluster {
-                nodes,
-                applied: [0; 3],
-                queue: VecDeque::with_capacity(1024),
-                out: Actions::with_capacity(1024),
-                acks: Vec::with_capacity(16),
-            }
-        }
-
-        /// Step node `i`, route its actions: sends are queued; barrier persists are
-        /// already folded into the node's in-memory storage; background writes are
-        /// acknowledged at once; committed commands are counted.
-        fn step(&mut self, i: usize, input: Input<Message, Request>) {
-            let from = NodeId(i as u64 + 1);
-            self.nodes[i].step(input, &mut self.out);
-            for action in self.out.drain() {
-                match action {
-                    Action::Send { to, msg } => self.queue.push_back((from, to, msg)),
-                    Action::PersistInBackground { token, .. } => self.acks.push(token),
-                    Action::Emit(Event::Committed(e)) if e.kind == EntryKind::Command => {
-                        self.applied[i] += 1
-                    }
-                    _ => {}
-                }
-            }
-            while let Some(token) = self.acks.pop() {
-                self.step(i, Input::Persisted(token));
-            }
-        }
-
-        fn quiesce(&mut self) {
-            while let Some((from, to, msg)) = self.queue.pop_front() {
-                self.step((to.0 - 1) as usize, Input::Message { from, msg });
-            }
-        }
     }
 
     impl Contender for Synod {
@@ -137,13 +84,13 @@ mod synod {
 
         fn run(&self, n: usize, pool: &[Vec<u8>]) -> f64 {
             let pool: Vec<Bytes> = pool.iter().map(|v| Bytes::copy_from_slice(v)).collect();
-            let mut c = Cluster::new();
             // Untimed: node 1 campaigns and wins; everyone applies its no-op.
-            while c.nodes[0].role() != synod_raft::Role::Leader {
-                c.step(0, Input::Tick);
-                c.quiesce();
-            }
-            c.quiesce();
+            let mut c = lockstep::Lockstep::elected_with(|config| {
+                config.election_ticks = Ticks(10);
+                config.heartbeat_ticks = Ticks(3);
+                config.max_inflight_messages = 256;
+                config.max_append_bytes = 1 << 20;
+            });
             let noop = c.nodes[0].last_index();
             assert!(c.nodes.iter().all(|n| n.applied_index() == noop));
 

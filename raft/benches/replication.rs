@@ -4,82 +4,40 @@
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use std::collections::VecDeque;
-use synod_core::{Action, Actions, Input, Node, NodeId};
-use synod_raft::{Config, Event, MemStorage, Message, RaftNode, Record, Request, Role};
+use synod_core::{Input, Ticks};
+use synod_raft::Request;
+
+/// The lockstep driver of the steady-state and allocation tests: one FIFO queue,
+/// background writes acknowledged at once (a disk that is always fast).
+#[path = "../tests/lockstep/mod.rs"]
+mod lockstep;
+use lockstep::Lockstep;
 
 const BATCHES: u64 = 100;
 const BATCH: u64 = 64;
 static PAYLOAD: [u8; 128] = [7; 128];
 
-struct Cluster {
-    nodes: Vec<RaftNode>,
-    queue: VecDeque<(NodeId, NodeId, Message)>,
-    out: Actions<Message, Record, Event>,
+/// Three nodes with a one-tick heartbeat, node 0 elected.
+fn cluster() -> Lockstep {
+    Lockstep::elected_with(|config| config.heartbeat_ticks = Ticks(1))
 }
 
-impl Cluster {
-    fn new() -> Self {
-        let ids = [1, 2, 3].map(NodeId);
-        let nodes = ids
-            .iter()
-            .map(|&id| {
-                let mut config = Config::new(id, ids);
-                config.heartbeat_ticks = synod_core::Ticks(1);
-                RaftNode::new(config, MemStorage::new()).expect("valid config")
-            })
-            .collect();
-        let mut cluster = Cluster {
-            nodes,
-            queue: VecDeque::new(),
-            out: Actions::with_capacity(256),
-        };
-        while cluster.nodes[0].role() != Role::Leader {
-            cluster.step(0, Input::Tick);
-            cluster.pump();
+/// `BATCHES` rounds of `BATCH` proposals, each round delivered to quiescence, then
+/// ticks until every node applied every entry.
+fn replicate(c: &mut Lockstep) {
+    for _ in 0..BATCHES {
+        for _ in 0..BATCH {
+            c.step(
+                0,
+                Input::Request(Request::Propose(Bytes::from_static(&PAYLOAD))),
+            );
         }
-        cluster
+        c.quiesce();
     }
-
-    /// Step node `i` and route its actions: sends are queued, background writes are
-    /// acknowledged at once (a disk that is always fast).
-    fn step(&mut self, i: usize, input: Input<Message, Request>) {
-        let from = NodeId(i as u64 + 1);
-        self.nodes[i].step(input, &mut self.out);
-        let mut acks = Vec::new();
-        for action in self.out.drain() {
-            match action {
-                Action::Send { to, msg } => self.queue.push_back((from, to, msg)),
-                Action::PersistInBackground { token, .. } => acks.push(token),
-                _ => {}
-            }
-        }
-        for token in acks {
-            self.step(i, Input::Persisted(token));
-        }
-    }
-
-    fn pump(&mut self) {
-        while let Some((from, to, msg)) = self.queue.pop_front() {
-            self.step((to.0 - 1) as usize, Input::Message { from, msg });
-        }
-    }
-
-    fn replicate(&mut self) {
-        for _ in 0..BATCHES {
-            for _ in 0..BATCH {
-                self.step(
-                    0,
-                    Input::Request(Request::Propose(Bytes::from_static(&PAYLOAD))),
-                );
-            }
-            self.pump();
-        }
-        let target = self.nodes[0].last_index();
-        while self.nodes.iter().any(|n| n.applied_index() < target) {
-            self.step(0, Input::Tick); // heartbeats carry the final commit index
-            self.pump();
-        }
+    let target = c.nodes[0].last_index();
+    while c.nodes.iter().any(|n| n.applied_index() < target) {
+        c.step(0, Input::Tick); // heartbeats carry the final commit index
+        c.quiesce();
     }
 }
 
@@ -88,8 +46,8 @@ fn replication(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCHES * BATCH));
     group.bench_function("3 nodes, 128 B x 64", |b| {
         b.iter_batched(
-            Cluster::new,
-            |mut cluster| cluster.replicate(),
+            cluster,
+            |mut cluster| replicate(&mut cluster),
             BatchSize::PerIteration,
         )
     });

@@ -63,16 +63,24 @@ pub struct Config {
     pub lease_drift_ticks: Ticks,
     /// Reads waiting at once (local and forwarded); more are refused.
     pub max_pending_reads: usize,
-    /// Bytes of snapshot data in one InstallSnapshot chunk (Raft §7); the leader sends
-    /// one chunk at a time and waits for its acknowledgement.
+    /// Bytes of snapshot data in one InstallSnapshot chunk (Raft §7).
     pub max_snapshot_chunk_bytes: u64,
+    /// InstallSnapshot chunks in flight to one follower: the leader sends this many
+    /// before it waits for acknowledgements, so a transfer of N chunks takes about
+    /// N / window round trips (1 is stop-and-wait).
+    pub max_inflight_snapshot_chunks: usize,
+    /// Largest snapshot this node accepts from a leader: the bound on its buffer of
+    /// received chunks. A follower refuses a snapshot that grows past it
+    /// ([`Message::InstallSnapshotRefused`](crate::Message::InstallSnapshotRefused));
+    /// must be at least `max_snapshot_chunk_bytes`.
+    pub max_snapshot_bytes: u64,
 }
 
 impl Config {
     /// Defaults: election timeout 10 ticks, heartbeat 2, pre-vote and check-quorum on,
     /// 1 MiB per append, 256 messages / 16 MiB in flight, 1 MiB per proposal,
     /// 64 MiB uncommitted, lease reads off (drift margin 3 ticks), 4,096 pending reads,
-    /// 1 MiB snapshot chunks.
+    /// 1 MiB snapshot chunks, 8 chunks in flight, snapshots of up to 1 GiB accepted.
     pub fn new(id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> Self {
         Config {
             id,
@@ -92,6 +100,8 @@ impl Config {
             lease_drift_ticks: Ticks(3),
             max_pending_reads: 4096,
             max_snapshot_chunk_bytes: 1 << 20,
+            max_inflight_snapshot_chunks: 8,
+            max_snapshot_bytes: 1 << 30,
         }
     }
 
@@ -123,10 +133,20 @@ impl Config {
             ("max_apply_bytes", self.max_apply_bytes),
             ("max_pending_reads", self.max_pending_reads as u64),
             ("max_snapshot_chunk_bytes", self.max_snapshot_chunk_bytes),
+            (
+                "max_inflight_snapshot_chunks",
+                self.max_inflight_snapshot_chunks as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
+        }
+        if self.max_snapshot_bytes < self.max_snapshot_chunk_bytes {
+            return Err(ConfigError::SnapshotLimitBelowChunk {
+                max_snapshot_bytes: self.max_snapshot_bytes,
+                max_snapshot_chunk_bytes: self.max_snapshot_chunk_bytes,
+            });
         }
         if self.lease_read && !self.check_quorum {
             return Err(ConfigError::LeaseWithoutCheckQuorum);

@@ -42,6 +42,16 @@ pub enum ConfigError {
         /// Configured election timeout.
         election: Ticks,
     },
+    /// A follower must accept at least one whole chunk of a snapshot.
+    #[error(
+        "max_snapshot_bytes {max_snapshot_bytes} is below max_snapshot_chunk_bytes {max_snapshot_chunk_bytes}"
+    )]
+    SnapshotLimitBelowChunk {
+        /// Configured largest snapshot accepted.
+        max_snapshot_bytes: u64,
+        /// Configured chunk size.
+        max_snapshot_chunk_bytes: u64,
+    },
     /// The storage could not be read at start-up.
     #[error("storage: {0}")]
     Storage(#[from] crate::StorageError),

@@ -23,7 +23,10 @@
 //!   [`Event::RestoreSnapshot`] when it starts from a snapshot.
 //! - **Compaction** (§7): a snapshot covers only applied entries; a follower behind
 //!   the leader's compaction point receives the snapshot in bounded, offset-checked
-//!   chunks and keeps the part of its log that matches it.
+//!   chunks and keeps the part of its log that matches it. Chunks are pipelined
+//!   (`Config::max_inflight_snapshot_chunks` in flight) and a follower holds at most
+//!   `Config::max_snapshot_bytes` of one, refusing a larger snapshot
+//!   ([`Event::SnapshotSendRefused`] on the leader).
 //! - **Linearizable reads** (thesis §6.4): [`Event::ReadReady`] names an index the
 //!   node has applied, and a read of the state machine then reflects every write that
 //!   completed before the read was requested — ReadIndex at the leader (a quorum

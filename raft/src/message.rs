@@ -89,10 +89,10 @@ pub enum Message {
         index: LogIndex,
     },
     /// One chunk of the leader's snapshot for a follower whose next entry the leader
-    /// has compacted away (Raft §7, Figure 13). Chunks go in order, one at a time;
-    /// the follower answers each with [`Message::InstallSnapshotResponse`], and the
-    /// last one (once installed) with an [`Message::AppendEntriesResponse`] matching
-    /// through `meta.index`.
+    /// has compacted away (Raft §7, Figure 13). Chunks go in order, up to
+    /// `max_inflight_snapshot_chunks` of them in flight; the follower answers each
+    /// with [`Message::InstallSnapshotResponse`], and the last one (once installed)
+    /// with an [`Message::AppendEntriesResponse`] matching through `meta.index`.
     InstallSnapshot {
         /// The leader's term.
         term: Term,
@@ -120,6 +120,23 @@ pub enum Message {
         snapshot_index: LogIndex,
         /// The byte offset the follower expects next.
         next_offset: u64,
+        /// The chunk answered started beyond `next_offset` (one before it was lost or
+        /// overtaken), so the leader resends from `next_offset`. Unset for a chunk
+        /// taken, or a duplicate of one already held.
+        #[cfg_attr(feature = "serde", serde(default))]
+        out_of_order: bool,
+    },
+    /// A follower refuses a snapshot: holding it would take more than its
+    /// `max_snapshot_bytes`. It dropped what it had received; the leader stops
+    /// sending that snapshot to it and emits
+    /// [`Event::SnapshotSendRefused`](crate::Event::SnapshotSendRefused).
+    InstallSnapshotRefused {
+        /// The follower's term.
+        term: Term,
+        /// The `meta.index` of the snapshot refused.
+        snapshot_index: LogIndex,
+        /// The follower's limit.
+        max_snapshot_bytes: u64,
     },
 }
 
@@ -137,6 +154,7 @@ impl Message {
             | Message::ReadIndexResponse { term, .. } => *term,
             Message::InstallSnapshot { term, .. }
             | Message::InstallSnapshotResponse { term, .. }
+            | Message::InstallSnapshotRefused { term, .. }
             | Message::TimeoutNow { term } => *term,
         }
     }

@@ -6,7 +6,7 @@ use crate::log::RaftLog;
 use crate::membership::{ConfigHistory, VoterQuorum};
 use crate::progress::{Progress, ProgressState};
 use crate::read::ReadState;
-use crate::snapshot::{ChunkOutcome, SnapshotReceiver};
+use crate::snapshot::{ChunkOutcome, SnapshotReceiver, SnapshotSend};
 use crate::{
     AppendOutcome, Config, ConfigError, ConflictHint, Entry, EntryKind, HardState, LogIndex,
     LogStorage, MemStorage, Membership, MembershipChange, MembershipError, Message, ProposeError,
@@ -68,7 +68,10 @@ pub enum Request {
 }
 
 /// What a Raft node tells the application.
+///
+/// Non-exhaustive: later versions add events, so a match needs a catch-all arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A proposal was appended at `index` in `term`. It commits if an entry of that
     /// index *and term* is later emitted as [`Event::Committed`].
@@ -132,6 +135,18 @@ pub enum Event {
     SnapshotTaken(SnapshotMeta),
     /// A snapshot request was refused; nothing was written.
     SnapshotRefused(SnapshotError),
+    /// A follower refused the leader's snapshot at `index`: it accepts snapshots of
+    /// at most `max_snapshot_bytes` ([`Config::max_snapshot_bytes`] on that node). The
+    /// leader sends it nothing more until it has a newer snapshot (or a new leader
+    /// tries), so the follower stays behind: raise its limit, or snapshot smaller.
+    SnapshotSendRefused {
+        /// The follower.
+        follower: NodeId,
+        /// The snapshot it refused.
+        index: LogIndex,
+        /// Its limit.
+        max_snapshot_bytes: u64,
+    },
     /// Replace the application's state with this snapshot (Raft §7): emitted when a
     /// follower has installed one from its leader, and on the first step after a
     /// restart from storage that holds one. The next [`Event::Committed`] is the
@@ -1069,20 +1084,29 @@ impl<S: LogStorage> RaftNode<S> {
         }
     }
 
-    /// Send the next chunk of the snapshot to the follower at `slot`, unless one is
-    /// outstanding (stop-and-wait: one chunk in flight, so a lagging follower costs at
-    /// most `max_snapshot_chunk_bytes` of buffered sends).
+    /// Send the follower at `slot` the chunks of the snapshot its window has room for
+    /// (at most `max_inflight_snapshot_chunks` in flight, so a lagging follower costs
+    /// at most that many chunks of buffered sends).
     fn send_snapshot_chunk(&mut self, slot: usize, out: &mut Out) {
         let (to, pr) = &mut self.progress[slot];
         let Some(send) = pr.snapshot.as_mut() else {
             return;
         };
-        if send.sent_end.is_some() {
-            return;
-        }
         let Some(meta) = self.log.storage.snapshot_meta() else {
             return;
         };
+        if meta.index != send.index {
+            // The leader took a newer snapshot meanwhile: send that one instead (also
+            // to a follower that refused the older one as too large).
+            *send = SnapshotSend::new(meta.index);
+        }
+        let (chunk_bytes, window) = (
+            self.config.max_snapshot_chunk_bytes,
+            self.config.max_inflight_snapshot_chunks,
+        );
+        if !send.has_room(chunk_bytes, window) {
+            return; // (refused, or the window is full)
+        }
         let data = match self.log.storage.snapshot_data() {
             Ok(data) => data,
             Err(e) => {
@@ -1090,40 +1114,31 @@ impl<S: LogStorage> RaftNode<S> {
                 return;
             }
         };
-        if meta.index != send.index {
-            // The leader took a newer snapshot meanwhile: send that one instead.
-            *send = crate::snapshot::SnapshotSend {
-                index: meta.index,
-                offset: 0,
-                sent_end: None,
-                progressed: false,
-            };
-        }
         let len = data.len() as u64;
-        let start = send.offset.min(len);
-        let end = start
-            .saturating_add(self.config.max_snapshot_chunk_bytes)
-            .min(len);
-        send.sent_end = Some(end);
-        // Both bounds fit in usize: they are at most the length of `data`.
-        let chunk = data.slice(start as usize..end as usize);
-        out.send(
-            *to,
-            Message::InstallSnapshot {
-                term: self.term,
-                meta,
-                offset: start,
-                data: chunk,
-                done: end == len,
-            },
-        );
+        while let Some((start, end)) = send.next_chunk(len, chunk_bytes, window) {
+            // Both bounds fit in usize: they are at most the length of `data`.
+            let chunk = data.slice(start as usize..end as usize);
+            out.send(
+                *to,
+                Message::InstallSnapshot {
+                    term: self.term,
+                    meta: meta.clone(),
+                    offset: start,
+                    data: chunk,
+                    done: end == len,
+                },
+            );
+        }
     }
 
+    /// A follower's answer to a chunk: it holds `next_offset` bytes; `out_of_order`
+    /// if the chunk answered started beyond them (one was lost or overtaken).
     fn handle_snapshot_response(
         &mut self,
         from: NodeId,
         snapshot_index: LogIndex,
         next_offset: u64,
+        out_of_order: bool,
         out: &mut Out,
     ) {
         let Some(slot) = self.progress.iter().position(|(id, _)| *id == from) else {
@@ -1137,17 +1152,33 @@ impl<S: LogStorage> RaftNode<S> {
         if snapshot_index != send.index {
             return; // about another snapshot: stale
         }
-        if send.sent_end == Some(next_offset) {
-            // The outstanding chunk arrived: send the next one right away.
-            send.offset = next_offset;
-            send.sent_end = None;
-            send.progressed = true;
-            self.send_snapshot_chunk(slot, out);
-        } else if next_offset != send.offset {
-            // A lost, duplicated or reordered chunk: continue from where the
-            // follower says it is, at the next heartbeat (so duplicated answers
-            // cannot multiply the chunks in flight).
-            send.offset = next_offset;
+        send.answered(next_offset, out_of_order);
+        self.send_snapshot_chunk(slot, out);
+    }
+
+    /// A follower refused the snapshot at `snapshot_index` as larger than it accepts:
+    /// stop sending it there, and tell the application once.
+    fn handle_snapshot_refused(
+        &mut self,
+        from: NodeId,
+        snapshot_index: LogIndex,
+        max_snapshot_bytes: u64,
+        out: &mut Out,
+    ) {
+        let Some((_, pr)) = self.progress.iter_mut().find(|(id, _)| *id == from) else {
+            return;
+        };
+        pr.recent_active = true;
+        match pr.snapshot.as_mut() {
+            Some(send) if send.index == snapshot_index && !send.refused => {
+                send.refused = true;
+                out.emit(Event::SnapshotSendRefused {
+                    follower: from,
+                    index: snapshot_index,
+                    max_snapshot_bytes,
+                });
+            }
+            _ => {} // stale, or already known
         }
     }
 
@@ -1158,13 +1189,10 @@ impl<S: LogStorage> RaftNode<S> {
             match pr.state {
                 ProgressState::Probe => pr.probe_sent = false, // retry the probe
                 ProgressState::Snapshot => {
-                    // No chunk acknowledged for a whole interval: resend from where
-                    // the follower last said it was.
+                    // Chunks in flight and none acknowledged for a while: resend
+                    // from where the follower last said it was.
                     if let Some(send) = pr.snapshot.as_mut() {
-                        if !send.progressed {
-                            send.sent_end = None;
-                        }
-                        send.progressed = false;
+                        send.heartbeat();
                     }
                 }
                 ProgressState::Replicate => {
@@ -1466,17 +1494,38 @@ impl<S: LogStorage> RaftNode<S> {
             return;
         }
         let snapshot_index = meta.index;
-        match SnapshotReceiver::accept(&mut self.receiver, &meta, offset, &data, done) {
-            ChunkOutcome::Expect(next_offset) => out.send(
-                from,
-                Message::InstallSnapshotResponse {
+        let max_bytes = self.config.max_snapshot_bytes;
+        let (next_offset, out_of_order) = match SnapshotReceiver::accept(
+            &mut self.receiver,
+            &meta,
+            offset,
+            &data,
+            done,
+            max_bytes,
+        ) {
+            ChunkOutcome::Expect(next_offset) => (next_offset, false),
+            ChunkOutcome::Gap(next_offset) => (next_offset, true),
+            ChunkOutcome::Complete(snapshot) => {
+                return self.install_snapshot(from, snapshot, out);
+            }
+            ChunkOutcome::TooLarge => {
+                let refusal = Message::InstallSnapshotRefused {
                     term: self.term,
                     snapshot_index,
-                    next_offset,
-                },
-            ),
-            ChunkOutcome::Complete(snapshot) => self.install_snapshot(from, snapshot, out),
-        }
+                    max_snapshot_bytes: max_bytes,
+                };
+                return out.send(from, refusal);
+            }
+        };
+        out.send(
+            from,
+            Message::InstallSnapshotResponse {
+                term: self.term,
+                snapshot_index,
+                next_offset,
+                out_of_order,
+            },
+        );
     }
 
     /// Install a complete snapshot from the leader: persist it as a barrier (storage
@@ -1710,10 +1759,26 @@ impl<S: LogStorage> RaftNode<S> {
             Message::InstallSnapshotResponse {
                 snapshot_index,
                 next_offset,
+                out_of_order,
                 ..
             } => {
                 if self.role == Role::Leader {
-                    self.handle_snapshot_response(from, snapshot_index, next_offset, out);
+                    self.handle_snapshot_response(
+                        from,
+                        snapshot_index,
+                        next_offset,
+                        out_of_order,
+                        out,
+                    );
+                }
+            }
+            Message::InstallSnapshotRefused {
+                snapshot_index,
+                max_snapshot_bytes,
+                ..
+            } => {
+                if self.role == Role::Leader {
+                    self.handle_snapshot_refused(from, snapshot_index, max_snapshot_bytes, out);
                 }
             }
         }

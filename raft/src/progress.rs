@@ -102,12 +102,7 @@ impl Progress {
         self.state = ProgressState::Snapshot;
         self.probe_sent = false;
         self.inflight.clear();
-        self.snapshot = Some(SnapshotSend {
-            index,
-            offset: 0,
-            sent_end: None,
-            progressed: false,
-        });
+        self.snapshot = Some(SnapshotSend::new(index));
     }
 
     fn become_replicate(&mut self) {

@@ -40,7 +40,8 @@ pub struct Snapshot {
 /// A follower's partially received snapshot. Chunks are accepted strictly in order:
 /// a chunk whose offset is not the number of bytes already held is ignored (the
 /// follower answers with the offset it expects), so duplicated and reordered chunks
-/// can never splice bytes into the wrong place.
+/// can never splice bytes into the wrong place. The buffer never grows past the
+/// follower's `max_snapshot_bytes`.
 #[derive(Clone, Debug)]
 pub(crate) struct SnapshotReceiver {
     pub(crate) meta: SnapshotMeta,
@@ -50,26 +51,34 @@ pub(crate) struct SnapshotReceiver {
 /// What a follower does with one chunk.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ChunkOutcome {
-    /// Tell the leader how many bytes of this snapshot are held.
+    /// Tell the leader how many bytes of this snapshot are held (the chunk was taken,
+    /// or duplicated one already held).
     Expect(u64),
+    /// The chunk started beyond the bytes held (an earlier one was lost or
+    /// overtaken): tell the leader to resend from this offset.
+    Gap(u64),
     /// The last chunk arrived: here is the whole snapshot.
     Complete(Snapshot),
+    /// Taking the chunk would hold more than the limit: the partial snapshot was
+    /// dropped.
+    TooLarge,
 }
 
 impl SnapshotReceiver {
     /// Feed one chunk of the snapshot described by `meta` into `slot` (the follower's
-    /// receiver, if any).
+    /// receiver, if any), holding at most `max_bytes`.
     pub(crate) fn accept(
         slot: &mut Option<SnapshotReceiver>,
         meta: &SnapshotMeta,
         offset: u64,
         data: &[u8],
         done: bool,
+        max_bytes: u64,
     ) -> ChunkOutcome {
         if slot.as_ref().is_none_or(|r| r.meta != *meta) {
             if offset != 0 {
                 // A middle chunk of a snapshot we are not assembling: start over.
-                return ChunkOutcome::Expect(0);
+                return ChunkOutcome::Gap(0);
             }
             *slot = Some(SnapshotReceiver {
                 meta: meta.clone(),
@@ -77,18 +86,25 @@ impl SnapshotReceiver {
             });
         }
         let Some(receiver) = slot.as_mut() else {
-            return ChunkOutcome::Expect(0);
+            return ChunkOutcome::Gap(0);
         };
         let held = receiver.buf.len() as u64;
-        if offset != held {
-            return ChunkOutcome::Expect(held); // duplicate, or out of order
+        if offset > held {
+            return ChunkOutcome::Gap(held);
+        }
+        if offset < held {
+            return ChunkOutcome::Expect(held); // a duplicate
+        }
+        if held.saturating_add(data.len() as u64) > max_bytes {
+            *slot = None;
+            return ChunkOutcome::TooLarge;
         }
         receiver.buf.extend_from_slice(data);
         if !done {
             return ChunkOutcome::Expect(receiver.buf.len() as u64);
         }
         let Some(receiver) = slot.take() else {
-            return ChunkOutcome::Expect(0);
+            return ChunkOutcome::Gap(0);
         };
         ChunkOutcome::Complete(Snapshot {
             meta: receiver.meta,
@@ -97,23 +113,121 @@ impl SnapshotReceiver {
     }
 }
 
-/// The leader's state while sending a snapshot to one follower: stop-and-wait, one
-/// chunk outstanding at a time.
+/// Heartbeat intervals without an acknowledged chunk after which the leader resends
+/// from the offset the follower last named (a lost chunk at the end of the window, or
+/// lost answers). Two intervals, so a round trip of up to two heartbeat intervals
+/// never triggers a needless resend.
+const STALL_HEARTBEATS: u8 = 2;
+
+/// The leader's state while sending a snapshot to one follower: a window of chunks in
+/// flight, acknowledged by offset (Raft §7's chunks, pipelined as appends are).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SnapshotSend {
     /// Index of the snapshot being sent.
     pub(crate) index: LogIndex,
-    /// The next byte the follower is known to expect.
-    pub(crate) offset: u64,
-    /// End of the outstanding chunk, if one is in flight.
-    pub(crate) sent_end: Option<u64>,
-    /// The follower acknowledged a chunk since the last heartbeat.
-    pub(crate) progressed: bool,
+    /// Its size in bytes, known once the first chunk went out.
+    len: u64,
+    /// Bytes the follower is known to hold: the chunks before were acknowledged.
+    acked: u64,
+    /// Next byte to send: the chunks in `acked..next` are in flight.
+    next: u64,
+    /// The chunk that ends the snapshot was sent since the last rewind.
+    sent_last: bool,
+    /// The offset the follower named in its latest answer.
+    heard: u64,
+    /// Already went back to this offset on an out-of-order answer: the other chunks
+    /// of the same window that overtook the lost one must not rewind again.
+    rewound_to: Option<u64>,
+    /// Heartbeat intervals since a chunk was last acknowledged.
+    idle_heartbeats: u8,
+    /// The follower refused this snapshot as too large: nothing more is sent.
+    pub(crate) refused: bool,
+}
+
+impl SnapshotSend {
+    /// Start sending the snapshot at `index` from its first byte.
+    pub(crate) fn new(index: LogIndex) -> Self {
+        SnapshotSend {
+            index,
+            len: 0,
+            acked: 0,
+            next: 0,
+            sent_last: false,
+            heard: 0,
+            rewound_to: None,
+            idle_heartbeats: 0,
+            refused: false,
+        }
+    }
+
+    /// Whether a chunk of `chunk` bytes may go out now, with `window` in flight at
+    /// most (checked before the snapshot's data is read from storage).
+    pub(crate) fn has_room(&self, chunk: u64, window: usize) -> bool {
+        let in_flight = (self.next - self.acked).div_ceil(chunk.max(1));
+        !self.refused && !self.sent_last && in_flight < window as u64
+    }
+
+    /// The next chunk to send, `start..end` of a snapshot of `len` bytes, if the
+    /// window of `window` chunks of `chunk` bytes has room; marks it sent.
+    pub(crate) fn next_chunk(&mut self, len: u64, chunk: u64, window: usize) -> Option<(u64, u64)> {
+        self.len = len;
+        if !self.has_room(chunk, window) {
+            return None;
+        }
+        let start = self.next.min(len);
+        let end = start.saturating_add(chunk).min(len);
+        self.next = end;
+        self.sent_last = end == len;
+        Some((start, end))
+    }
+
+    /// The follower holds `offset` bytes; `out_of_order` if the chunk it answers
+    /// started beyond them.
+    pub(crate) fn answered(&mut self, offset: u64, out_of_order: bool) {
+        if offset > self.len {
+            return; // more than there is: not an answer about this snapshot
+        }
+        self.heard = offset;
+        if offset > self.acked {
+            self.acked = offset;
+            self.next = self.next.max(offset);
+            self.idle_heartbeats = 0;
+            self.rewound_to = None;
+        }
+        if out_of_order
+            && offset == self.acked
+            && (self.next > offset || self.sent_last)
+            && self.rewound_to != Some(offset)
+        {
+            // A chunk was lost or overtaken: resend from the gap, once per gap.
+            self.next = offset;
+            self.sent_last = false;
+            self.rewound_to = Some(offset);
+        }
+    }
+
+    /// A heartbeat interval passed. After [`STALL_HEARTBEATS`] with chunks in flight
+    /// and none acknowledged, resend from where the follower last said it was.
+    pub(crate) fn heartbeat(&mut self) {
+        if self.next == self.acked && !self.sent_last {
+            return; // nothing in flight
+        }
+        self.idle_heartbeats = self.idle_heartbeats.saturating_add(1);
+        if self.idle_heartbeats >= STALL_HEARTBEATS {
+            self.acked = self.heard.min(self.len);
+            self.next = self.acked;
+            self.sent_last = false;
+            self.rewound_to = None;
+            self.idle_heartbeats = 0;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MAX: u64 = 1 << 20;
 
     fn meta(index: u64) -> SnapshotMeta {
         SnapshotMeta {
@@ -123,39 +237,30 @@ mod tests {
         }
     }
 
-    // Raft §7 (offset field): chunks assemble only in order; duplicates, gaps and
-    // middle chunks of an unknown snapshot are answered with the expected offset.
+    // Raft §7 (offset field): chunks assemble only in order; duplicates are answered
+    // with the bytes held, gaps and middle chunks of an unknown snapshot with the
+    // offset to resend from.
     #[test]
     fn chunks_assemble_in_order_only() {
         let mut slot = None;
         let m = meta(5);
+        let mut accept = |offset, data: &[u8], done| {
+            SnapshotReceiver::accept(&mut slot, &m, offset, data, done, MAX)
+        };
+        assert_eq!(accept(3, b"xyz", false), ChunkOutcome::Gap(0));
+        assert_eq!(accept(0, b"abc", false), ChunkOutcome::Expect(3));
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 3, b"xyz", false),
-            ChunkOutcome::Expect(0)
-        );
-        assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 0, b"abc", false),
-            ChunkOutcome::Expect(3)
-        );
-        assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 0, b"abc", false),
+            accept(0, b"abc", false),
             ChunkOutcome::Expect(3),
             "duplicate"
         );
-        assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 6, b"ghi", true),
-            ChunkOutcome::Expect(3),
-            "gap"
-        );
-        assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, u64::MAX, b"", true),
-            ChunkOutcome::Expect(3)
-        );
-        let done = SnapshotReceiver::accept(&mut slot, &m, 3, b"def", true);
+        assert_eq!(accept(6, b"ghi", true), ChunkOutcome::Gap(3), "gap");
+        assert_eq!(accept(u64::MAX, b"", true), ChunkOutcome::Gap(3));
+        let done = accept(3, b"def", true);
         assert_eq!(
             done,
             ChunkOutcome::Complete(Snapshot {
-                meta: m,
+                meta: m.clone(),
                 data: Bytes::from_static(b"abcdef")
             })
         );
@@ -166,11 +271,82 @@ mod tests {
     #[test]
     fn a_new_snapshot_restarts_assembly() {
         let mut slot = None;
-        SnapshotReceiver::accept(&mut slot, &meta(5), 0, b"old", false);
+        SnapshotReceiver::accept(&mut slot, &meta(5), 0, b"old", false, MAX);
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &meta(9), 0, b"n", false),
+            SnapshotReceiver::accept(&mut slot, &meta(9), 0, b"n", false, MAX),
             ChunkOutcome::Expect(1)
         );
         assert_eq!(slot.map(|r| r.meta.index), Some(LogIndex(9)));
+    }
+
+    // The follower's buffer is bounded: the chunk that would take it past the limit
+    // drops the partial snapshot instead of growing it.
+    #[test]
+    fn a_snapshot_past_the_limit_is_dropped() {
+        let mut slot = None;
+        let m = meta(5);
+        assert_eq!(
+            SnapshotReceiver::accept(&mut slot, &m, 0, b"abcd", false, 6),
+            ChunkOutcome::Expect(4)
+        );
+        assert_eq!(
+            SnapshotReceiver::accept(&mut slot, &m, 4, b"efg", true, 6),
+            ChunkOutcome::TooLarge
+        );
+        assert!(slot.is_none());
+    }
+
+    /// Send every chunk the window allows; their starts.
+    fn fill(send: &mut SnapshotSend, len: u64) -> Vec<u64> {
+        std::iter::from_fn(|| send.next_chunk(len, 10, 3).map(|(start, _)| start)).collect()
+    }
+
+    // Pipelining: up to the window of chunks goes out at once; each acknowledgement
+    // opens room for one more; the last chunk is sent once.
+    #[test]
+    fn the_window_bounds_chunks_in_flight() {
+        let mut send = SnapshotSend::new(LogIndex(5));
+        assert_eq!(fill(&mut send, 45), [0, 10, 20]);
+        send.answered(10, false);
+        assert_eq!(fill(&mut send, 45), [30]);
+        send.answered(40, false);
+        assert_eq!(fill(&mut send, 45), [40]);
+        assert_eq!(
+            fill(&mut send, 45),
+            Vec::<u64>::new(),
+            "the last chunk went"
+        );
+    }
+
+    // Raft §7 offsets, pipelined: after a lost chunk the first out-of-order answer
+    // rewinds to the gap; the other chunks that overtook it do not rewind again, and
+    // duplicates' answers never rewind.
+    #[test]
+    fn a_gap_rewinds_once_and_duplicates_never() {
+        let mut send = SnapshotSend::new(LogIndex(5));
+        fill(&mut send, 100); // 0, 10, 20 in flight; 0 is lost
+        send.answered(0, true);
+        assert_eq!(fill(&mut send, 100), [0, 10, 20]);
+        send.answered(0, true); // 20 overtook the lost chunk as well
+        assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
+        send.answered(30, false);
+        assert_eq!(fill(&mut send, 100), [30, 40, 50]);
+        send.answered(30, false); // a duplicate's answer
+        assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
+    }
+
+    // A window whose chunks or answers were all lost is resent from the follower's
+    // last word after two idle heartbeat intervals (a restarted follower says 0).
+    #[test]
+    fn a_stalled_window_is_resent_from_the_last_answer() {
+        let mut send = SnapshotSend::new(LogIndex(5));
+        fill(&mut send, 100);
+        send.answered(20, false);
+        fill(&mut send, 100);
+        send.answered(0, true); // the follower restarted
+        send.heartbeat();
+        assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
+        send.heartbeat();
+        assert_eq!(fill(&mut send, 100), [0, 10, 20]);
     }
 }

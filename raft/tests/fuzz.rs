@@ -138,11 +138,19 @@ fn message() -> impl Strategy<Value = Message> {
                     done,
                 }
             }),
-        (term(), index(), offset()).prop_map(|(term, snapshot_index, next_offset)| {
-            Message::InstallSnapshotResponse {
+        (term(), index(), offset(), any::<bool>()).prop_map(
+            |(term, snapshot_index, next_offset, out_of_order)| Message::InstallSnapshotResponse {
                 term,
                 snapshot_index,
                 next_offset,
+                out_of_order,
+            }
+        ),
+        (term(), index(), offset()).prop_map(|(term, snapshot_index, max_snapshot_bytes)| {
+            Message::InstallSnapshotRefused {
+                term,
+                snapshot_index,
+                max_snapshot_bytes,
             }
         }),
         (term(), index(), hint).prop_map(|(term, rejected_prev, hint)| {

@@ -22,10 +22,12 @@ fn run(seed: u64, nodes: u64, schedule: &FaultSchedule, breakage: Breakage) -> R
         breakage,
         AppOptions::default(),
         false,
+        8, // (no snapshots without an application that takes them)
     )
 }
 
-/// [`run`] with an application that snapshots as `app` says.
+/// [`run`] with an application that snapshots as `app` says, leadership transfers
+/// if `transfers`, and `window` snapshot chunks in flight.
 fn run_with(
     seed: u64,
     nodes: u64,
@@ -33,8 +35,12 @@ fn run_with(
     breakage: Breakage,
     app: AppOptions,
     transfers: bool,
+    window: usize,
 ) -> Result<(), String> {
-    let (mut sim, _observer) = cluster_with(SimConfig::new(seed), nodes, breakage, app);
+    let (mut sim, _observer) =
+        cluster_configured(SimConfig::new(seed), nodes, breakage, app, move |c| {
+            c.max_inflight_snapshot_chunks = window
+        });
     let ids = ids(nodes);
     let schedule = schedule
         .clone()
@@ -67,18 +73,7 @@ fn run_with(
     sim.run_for(6 * ELECTION).map_err(|v| v.to_string())?;
     propose(&mut sim, "after-heal");
     let converged = sim
-        .run_until(
-            |s| {
-                let Some(l) = leader(s) else { return false };
-                let raft = &s.node(l).unwrap().raft;
-                let commit = raft.commit_index();
-                raft.last_index() == commit
-                    && ids
-                        .iter()
-                        .all(|&id| s.node(id).is_some_and(|n| n.raft.applied_index() == commit))
-            },
-            400_000,
-        )
+        .run_until(|s| converged(s, &ids), 400_000)
         .map_err(|v| v.to_string())?;
     if !converged {
         return Err(format!("no convergence after heal at {HORIZON}"));
@@ -121,22 +116,24 @@ fn safety_and_liveness_three_nodes() {
 // (Raft §7, thesis §3.10): leaders are asked to hand over to random nodes, and every node
 // snapshots after a random number of applied entries (1 to 8, so compaction lands at
 // arbitrary points, before and after crashes), and snapshots travel in chunks of a
-// random size over the faulty links; restored snapshots must equal the applied log.
+// random size, 1 to 16 of them in flight, over the faulty links; restored snapshots
+// must equal the applied log.
 #[test]
 fn safety_and_liveness_with_snapshots() {
     let strategy = (
         any::<u64>(),
         1u64..=8,
         1u64..=64,
+        1usize..=16,
         Faults::new(&ids(3), HORIZON).max_faults(10).strategy(),
     );
     sim_runner(proptest_cases(16))
-        .run(&strategy, |(seed, every, chunk, schedule)| {
+        .run(&strategy, |(seed, every, chunk, window, schedule)| {
             let app = AppOptions {
                 snapshot_every: every,
                 chunk_bytes: chunk,
             };
-            run_with(seed, 3, &schedule, Breakage::default(), app, true)
+            run_with(seed, 3, &schedule, Breakage::default(), app, true, window)
                 .map_err(TestCaseError::fail)
         })
         .unwrap();

@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use synod_core::NodeId;
-use synod_raft::{Event, LogIndex, LogStorage, ProgressState};
+use synod_raft::{
+    Config, ConfigError, Event, LogIndex, LogStorage, MemStorage, ProgressState, RaftNode,
+};
 use synod_sim::{Fault, LinkConfig, SimConfig, check_seeds};
 
 /// The application snapshots every 10 applied entries, sent in 16-byte chunks (its
@@ -17,65 +19,25 @@ const APP: AppOptions = AppOptions {
     chunk_bytes: 16,
 };
 
-/// Commands must apply everywhere within this many ticks of being proposed.
-const APPLY_WITHIN: u64 = 30 * ELECTION;
-
-fn run_to_leader(sim: &mut Cluster) -> Result<NodeId, String> {
-    let start = sim.now();
-    sim.run_until(
-        |s| leader(s).is_some() || s.now() > start + 10 * ELECTION,
-        1_000_000,
-    )
-    .map_err(|v| v.to_string())?;
-    leader(sim).ok_or_else(|| format!("no leader by {}", sim.now()))
+/// Elect a leader and cut one follower off while the others commit 30 commands and
+/// compact past its log; the follower.
+fn cut_off_while_compacting(sim: &mut Cluster) -> Result<NodeId, String> {
+    let l = run_to_leader(sim)?;
+    let lagging = sim.ids().find(|&id| id != l).unwrap();
+    sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
+    propose_all(sim, "c", 30)?;
+    Ok(lagging)
 }
 
-/// Propose `count` commands named `prefix{i}`, retrying while there is no leader.
-fn propose_all(sim: &mut Cluster, prefix: &str, count: usize) -> Result<(), String> {
-    for i in 0..count {
-        let start = sim.now();
-        while !propose(sim, &format!("{prefix}{i}")) {
-            if sim.now() > start + 20 * ELECTION {
-                return Err(format!("no leader took {prefix}{i}"));
-            }
-            sim.run_for(ELECTION / 2).map_err(|v| v.to_string())?;
-        }
-        sim.run_for(TICK / 2).map_err(|v| v.to_string())?;
-    }
-    Ok(())
-}
-
-/// Run until every live node's application holds at least `count` commands.
-fn all_apply(
+/// Heal, commit `more` commands, and run until every node applied all of them.
+fn heal_and_catch_up(
     sim: &mut Cluster,
     observer: &std::rc::Rc<std::cell::RefCell<Observer>>,
-    count: usize,
+    more: usize,
 ) -> Result<(), String> {
-    let start = sim.now();
-    let done = sim
-        .run_until(
-            |s| {
-                let o = observer.borrow();
-                s.live_nodes()
-                    .all(|(id, _)| o.commands_applied(id) >= count)
-                    || s.now() > start + APPLY_WITHIN
-            },
-            2_000_000,
-        )
-        .map_err(|v| v.to_string())?;
-    let o = observer.borrow();
-    let behind: Vec<_> = sim
-        .live_nodes()
-        .filter(|(id, _)| o.commands_applied(*id) < count)
-        .map(|(id, _)| id)
-        .collect();
-    if !done || !behind.is_empty() {
-        return Err(format!(
-            "{behind:?} did not apply {count} commands by {}",
-            sim.now()
-        ));
-    }
-    Ok(())
+    sim.apply(Fault::Heal).unwrap();
+    propose_all(sim, "d", more)?;
+    all_apply(sim, observer, 30 + more)
 }
 
 fn restores(sim: &Cluster, id: NodeId) -> usize {
@@ -115,10 +77,7 @@ fn basic_snapshot_compacts_every_log() {
 fn install_to_a_lagging_follower() {
     check_seeds("install_to_a_lagging_follower", 8, |seed| {
         let (mut sim, observer) = cluster_with(SimConfig::new(seed), 3, Breakage::default(), APP);
-        let l = run_to_leader(&mut sim)?;
-        let lagging = sim.ids().find(|&id| id != l).unwrap();
-        sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
-        propose_all(&mut sim, "c", 30)?;
+        let lagging = cut_off_while_compacting(&mut sim)?;
         sim.run_for(2 * ELECTION).map_err(|v| v.to_string())?;
         let leader_now = leader(&sim).ok_or("no leader")?;
         if sim.node(leader_now).unwrap().raft.snapshot_index()
@@ -126,9 +85,7 @@ fn install_to_a_lagging_follower() {
         {
             return Err("the leader did not compact past the lagging log".into());
         }
-        sim.apply(Fault::Heal).unwrap();
-        propose_all(&mut sim, "d", 1)?;
-        all_apply(&mut sim, &observer, 31)?;
+        heal_and_catch_up(&mut sim, &observer, 1)?;
         if restores(&sim, lagging) == 0 {
             return Err(format!("{lagging} caught up without a snapshot"));
         }
@@ -142,21 +99,36 @@ fn install_to_a_lagging_follower() {
 #[test]
 fn install_over_a_lossy_network() {
     check_seeds("install_over_a_lossy_network", 8, |seed| {
-        let mut config = SimConfig::new(seed);
-        config.network = LinkConfig {
-            loss: 0.1,
-            duplicate: 0.2,
-            reorder: 0.2,
-            ..LinkConfig::default()
-        };
+        let config = lossy(seed, 0.1, 0.2, 0.2);
         let (mut sim, observer) = cluster_with(config, 3, Breakage::default(), APP);
-        let l = run_to_leader(&mut sim)?;
-        let lagging = sim.ids().find(|&id| id != l).unwrap();
-        sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
-        propose_all(&mut sim, "c", 30)?;
-        sim.apply(Fault::Heal).unwrap();
-        propose_all(&mut sim, "d", 5)?;
-        all_apply(&mut sim, &observer, 35)?;
+        cut_off_while_compacting(&mut sim)?;
+        heal_and_catch_up(&mut sim, &observer, 5)
+    });
+}
+
+// Pipelined chunks on a hostile network: 16 chunks of 4 bytes in flight over links
+// that lose 20 %, duplicate 20 % and reorder 30 % of messages. Gaps are resent,
+// duplicates ignored, and the offset check keeps every restored snapshot exact
+// (the observer compares it with the applied log after every step).
+#[test]
+fn pipelined_install_over_a_hostile_network() {
+    check_seeds("pipelined_install_over_a_hostile_network", 8, |seed| {
+        let app = AppOptions {
+            snapshot_every: 10,
+            chunk_bytes: 4,
+        };
+        let (mut sim, observer) = cluster_configured(
+            lossy(seed, 0.2, 0.2, 0.3),
+            3,
+            Breakage::default(),
+            app,
+            |c| c.max_inflight_snapshot_chunks = 16,
+        );
+        let lagging = cut_off_while_compacting(&mut sim)?;
+        heal_and_catch_up(&mut sim, &observer, 5)?;
+        if restores(&sim, lagging) == 0 {
+            return Err(format!("{lagging} caught up without a snapshot"));
+        }
         Ok(())
     });
 }
@@ -300,22 +272,11 @@ fn invariants_catch_chunks_spliced_at_the_wrong_offset() {
         ..Breakage::default()
     };
     for seed in 0..200u64 {
-        let mut config = SimConfig::new(seed);
-        config.network = LinkConfig {
-            loss: 0.1,
-            duplicate: 0.2,
-            reorder: 0.2,
-            ..LinkConfig::default()
-        };
+        let config = lossy(seed, 0.1, 0.2, 0.2);
         let (mut sim, observer) = cluster_with(config, 3, broken, APP);
         let outcome = (|| -> Result<(), String> {
-            let l = run_to_leader(&mut sim)?;
-            let lagging = sim.ids().find(|&id| id != l).unwrap();
-            sim.apply(Fault::Partition(vec![vec![lagging]])).unwrap();
-            propose_all(&mut sim, "c", 30)?;
-            sim.apply(Fault::Heal).unwrap();
-            propose_all(&mut sim, "d", 5)?;
-            all_apply(&mut sim, &observer, 35)
+            cut_off_while_compacting(&mut sim)?;
+            heal_and_catch_up(&mut sim, &observer, 5)
         })();
         if let Err(why) = outcome
             && why.contains("raft safety")
@@ -326,4 +287,162 @@ fn invariants_catch_chunks_spliced_at_the_wrong_offset() {
         }
     }
     panic!("the invariants never caught spliced chunks");
+}
+
+/// Send a lagging follower the leader's snapshot in `chunk_bytes` chunks, `window` in
+/// flight, over links that delay every message by exactly one tick (a round trip is
+/// two ticks): the ticks from the leader starting the transfer until the follower
+/// restored the snapshot, and the snapshot's size in chunks.
+fn transfer_ticks(seed: u64, chunk_bytes: u64, window: usize) -> Result<(u64, u64), String> {
+    let mut config = SimConfig::new(seed);
+    config.network = LinkConfig::reliable(TICK);
+    let app = AppOptions {
+        snapshot_every: 10,
+        chunk_bytes,
+    };
+    let (mut sim, _) = cluster_configured(config, 3, Breakage::default(), app, move |c| {
+        c.max_inflight_snapshot_chunks = window
+    });
+    let lagging = cut_off_while_compacting(&mut sim)?;
+    // Everything applies and the leader's snapshot settles before the transfer.
+    sim.run_for(2 * ELECTION).map_err(|v| v.to_string())?;
+    sim.apply(Fault::Heal).unwrap();
+    let mut started = None;
+    let restored = sim
+        .run_until(
+            |s| {
+                if started.is_none()
+                    && let Some(l) = leader(s)
+                    && let Some((ProgressState::Snapshot, _)) =
+                        s.node(l).unwrap().raft.follower_progress(lagging)
+                {
+                    started = Some(s.now());
+                }
+                s.node(lagging).unwrap().raft.snapshot_index() > LogIndex(0)
+            },
+            1_000_000,
+        )
+        .map_err(|v| v.to_string())?;
+    let started = started.ok_or("the leader never sent a snapshot")?;
+    if !restored {
+        return Err(format!("{lagging} never restored the snapshot"));
+    }
+    let l = leader(&sim).ok_or("no leader")?;
+    let len = sim
+        .node(l)
+        .unwrap()
+        .raft
+        .storage()
+        .snapshot_data()
+        .unwrap()
+        .len() as u64;
+    Ok(((sim.now() - started) / TICK, len.div_ceil(chunk_bytes)))
+}
+
+// Pipelined chunks: with 8 of N chunks in flight a transfer over a link with a
+// one-tick delay takes about N / 8 round trips (asserted: at most N / 8 + 2), where
+// one chunk at a time (window 1, stop-and-wait) takes N round trips.
+#[test]
+fn pipelined_install_takes_n_over_window_round_trips() {
+    const RTT_TICKS: u64 = 2;
+    check_seeds(
+        "pipelined_install_takes_n_over_window_round_trips",
+        4,
+        |seed| {
+            let (pipelined, chunks) = transfer_ticks(seed, 2, 8)?;
+            let (stop_and_wait, _) = transfer_ticks(seed, 2, 1)?;
+            eprintln!(
+                "seed {seed}: {chunks} chunks, window 8: {pipelined} ticks, window 1: {stop_and_wait} ticks"
+            );
+            if pipelined > RTT_TICKS * (chunks.div_ceil(8) + 2) {
+                return Err(format!(
+                    "{chunks} chunks, 8 in flight, took {pipelined} ticks"
+                ));
+            }
+            if stop_and_wait < RTT_TICKS * chunks {
+                return Err(format!(
+                    "stop-and-wait took {stop_and_wait} ticks for {chunks} chunks: the measure is off"
+                ));
+            }
+            Ok(())
+        },
+    );
+}
+
+// The follower's chunk buffer is bounded: with `max_snapshot_bytes` 32, a lagging
+// follower refuses the leader's (about 80-byte) snapshot over lossy links. Nothing
+// panics, the follower never restores, the leader emits `SnapshotSendRefused` once
+// per snapshot and keeps the follower in the Snapshot state, and the other nodes
+// keep committing.
+#[test]
+fn an_oversized_snapshot_is_refused() {
+    check_seeds("an_oversized_snapshot_is_refused", 8, |seed| {
+        let (mut sim, observer) = cluster_configured(
+            lossy(seed, 0.1, 0.1, 0.1),
+            3,
+            Breakage::default(),
+            APP,
+            |c| c.max_snapshot_bytes = 32,
+        );
+        let lagging = cut_off_while_compacting(&mut sim)?;
+        sim.apply(Fault::Heal).unwrap();
+        propose_all(&mut sim, "d", 5)?;
+        sim.run_for(5 * ELECTION).map_err(|v| v.to_string())?;
+        for (id, _) in sim.live_nodes().filter(|(id, _)| *id != lagging) {
+            if observer.borrow().commands_applied(id) < 35 {
+                return Err(format!("{id} stopped committing"));
+            }
+        }
+        if restores(&sim, lagging) != 0 {
+            return Err(format!("{lagging} restored a snapshot above its limit"));
+        }
+        let mut refused = Vec::new();
+        for (_, by, e) in sim.events() {
+            if let Event::SnapshotSendRefused {
+                follower,
+                index,
+                max_snapshot_bytes,
+            } = e
+            {
+                if (*follower, *max_snapshot_bytes) != (lagging, 32) {
+                    return Err(format!("unexpected refusal {e:?}"));
+                }
+                if refused.contains(&(*by, *index)) {
+                    return Err(format!("{by} reported the refusal of {index} twice"));
+                }
+                refused.push((*by, *index));
+            }
+        }
+        if refused.is_empty() {
+            return Err("the leader never learnt of the refusal".into());
+        }
+        let l = leader(&sim).ok_or("no leader")?;
+        match sim.node(l).unwrap().raft.follower_progress(lagging) {
+            Some((ProgressState::Snapshot, _)) => Ok(()),
+            other => Err(format!("{lagging}'s progress: {other:?}")),
+        }
+    });
+}
+
+// A follower must be able to hold one whole chunk: a snapshot limit below the chunk
+// size, or an empty chunk window, is a typed error at construction.
+#[test]
+fn snapshot_limits_are_validated() {
+    let mut config = Config::new(NodeId(1), [NodeId(1)]);
+    config.max_snapshot_chunk_bytes = 64;
+    config.max_snapshot_bytes = 63;
+    assert_eq!(
+        RaftNode::new(config.clone(), MemStorage::new()).unwrap_err(),
+        ConfigError::SnapshotLimitBelowChunk {
+            max_snapshot_bytes: 63,
+            max_snapshot_chunk_bytes: 64
+        }
+    );
+    config.max_snapshot_bytes = 64;
+    assert!(RaftNode::new(config.clone(), MemStorage::new()).is_ok());
+    config.max_inflight_snapshot_chunks = 0;
+    assert_eq!(
+        RaftNode::new(config, MemStorage::new()).unwrap_err(),
+        ConfigError::ZeroLimit("max_inflight_snapshot_chunks")
+    );
 }

@@ -9,17 +9,7 @@ use bytes::Bytes;
 use common::*;
 use synod_core::NodeId;
 use synod_raft::{Event, ProposeError, Request, Role, TransferError};
-use synod_sim::{Fault, LinkConfig, SimConfig, check_seeds};
-
-fn run_to_leader(sim: &mut Cluster) -> Result<NodeId, String> {
-    let start = sim.now();
-    sim.run_until(
-        |s| leader(s).is_some() || s.now() > start + 10 * ELECTION,
-        1_000_000,
-    )
-    .map_err(|v| v.to_string())?;
-    leader(sim).ok_or_else(|| format!("no leader by {}", sim.now()))
-}
+use synod_sim::{Fault, SimConfig, check_seeds};
 
 fn refusals(sim: &Cluster, id: NodeId, from: usize) -> Vec<ProposeError> {
     sim.events()[from..]
@@ -42,13 +32,7 @@ fn transfer_once(seed: u64, breakage: Breakage) -> Result<bool, String> {
     sim.run_for(ELECTION / 2).map_err(|v| v.to_string())?;
     sim.request(old, Request::TransferLeadership(target))
         .map_err(|e| e.to_string())?;
-    let start = sim.now();
-    sim.run_until(
-        |s| leader(s) == Some(target) || s.now() > start + ELECTION,
-        1_000_000,
-    )
-    .map_err(|v| v.to_string())?;
-    Ok(leader(&sim) == Some(target))
+    run_until_leader_is(&mut sim, target, ELECTION)
 }
 
 // Checker check: without the transfer flag on its vote requests (thesis §3.10), the
@@ -94,13 +78,7 @@ fn transfer_hands_leadership_to_the_target() {
         let term = sim.node(old).unwrap().raft.term();
         sim.request(old, Request::TransferLeadership(target))
             .map_err(|e| e.to_string())?;
-        let start = sim.now();
-        sim.run_until(
-            |s| leader(s) == Some(target) || s.now() > start + ELECTION,
-            1_000_000,
-        )
-        .map_err(|v| v.to_string())?;
-        if leader(&sim) != Some(target) {
+        if !run_until_leader_is(&mut sim, target, ELECTION)? {
             return Err(format!(
                 "{target} did not take over from {old} within an election timeout"
             ));
@@ -121,13 +99,7 @@ fn transfer_hands_leadership_to_the_target() {
 #[test]
 fn transfer_over_a_lossy_network() {
     check_seeds("transfer_over_a_lossy_network", 8, |seed| {
-        let mut config = SimConfig::new(seed);
-        config.network = LinkConfig {
-            loss: 0.1,
-            duplicate: 0.1,
-            reorder: 0.1,
-            ..LinkConfig::default()
-        };
+        let config = lossy(seed, 0.1, 0.1, 0.1);
         let (mut sim, _observer) = cluster(config, 3, Breakage::default());
         let target = NodeId(3);
         for _attempt in 0..10 {

@@ -487,8 +487,25 @@ impl App {
             Event::StorageFailed(error) => {
                 eprintln!("{}: log read failed: {error}", self.id);
             }
-            // This server never transfers leadership.
-            Event::TransferRefused(_) | Event::TransferAborted { .. } => {}
+            Event::SnapshotSendRefused {
+                follower,
+                max_snapshot_bytes,
+                ..
+            } => {
+                eprintln!(
+                    "{}: {follower} refuses snapshots above {max_snapshot_bytes} bytes",
+                    self.id
+                );
+            }
+            Event::RemovedFromCluster { index } => {
+                println!("{}: removed from the cluster at {}", self.id, index.0);
+            }
+            // This server never transfers leadership nor changes the membership.
+            Event::TransferRefused(_)
+            | Event::TransferAborted { .. }
+            | Event::MembershipProposed { .. }
+            | Event::MembershipRefused(_) => {}
+            _ => {}
         }
     }
 }

@@ -13,12 +13,33 @@ use synod_raft::{
     Config, Entry, Event, LogIndex, LogStorage, MemStorage, Message, RaftNode, Record, Request,
     Role, Snapshot, Term,
 };
-use synod_sim::{Sim, SimConfig};
+use synod_sim::{LinkConfig, Sim, SimConfig};
 
 /// Ticks in the default config: election timeout 10, heartbeat 2; the simulator ticks
 /// every 100 time units.
 pub const TICK: u64 = 100;
 pub const ELECTION: u64 = 10 * TICK;
+
+/// How long an election may take: split votes happen (two nodes whose randomized
+/// timeouts land in the same tick both win their pre-votes), so allow several rounds,
+/// as the 6.824 labs do (they allow about 15 timeouts).
+pub const LEADER_WITHIN: u64 = 10 * ELECTION;
+
+/// Commands must apply everywhere within this many ticks of being proposed
+/// ([`all_apply`]).
+pub const APPLY_WITHIN: u64 = 30 * ELECTION;
+
+/// A simulation whose links lose, duplicate and reorder these fractions of messages.
+pub fn lossy(seed: u64, loss: f64, duplicate: f64, reorder: f64) -> SimConfig {
+    let mut config = SimConfig::new(seed);
+    config.network = LinkConfig {
+        loss,
+        duplicate,
+        reorder,
+        ..LinkConfig::default()
+    };
+    config
+}
 
 /// How a test node misbehaves on purpose (never part of the public API: the wrapper
 /// tampers with the real node's outputs).
@@ -36,6 +57,14 @@ pub struct Breakage {
     /// Send transfer campaigns' vote requests without the transfer flag, so voters
     /// that heard from the leader recently ignore them (thesis §4.2.3 vs §3.10).
     pub unflagged_transfer_votes: bool,
+    /// Drop the follower's barrier persists of appended entries: it acknowledges
+    /// entries that a crash then loses (Raft Figure 2: the log must be durable
+    /// before answering).
+    pub forget_appends: bool,
+    /// Append every non-empty AppendEntries at the end of the log, wherever the
+    /// leader meant it to go (no §5.3 consistency check): duplicated or reordered
+    /// appends land twice or out of place.
+    pub append_blindly: bool,
 }
 
 /// How the test application snapshots (6.824's `maxraftstate`, in entries).
@@ -154,6 +183,41 @@ impl TestNode {
         }
     }
 
+    /// The broken follower: renumber each append's entries to follow its own last
+    /// entry, so the consistency check always passes.
+    fn append_blindly(&self, input: Input<Message, Request>) -> Input<Message, Request> {
+        match input {
+            Input::Message {
+                from,
+                msg:
+                    Message::AppendEntries {
+                        term,
+                        mut entries,
+                        leader_commit,
+                        ..
+                    },
+            } if !entries.is_empty() => {
+                let prev_log_index = self.raft.last_index();
+                let prev_log_term = self.raft.log_term(prev_log_index).unwrap_or_default();
+                for (i, e) in entries.iter_mut().enumerate() {
+                    e.index = LogIndex(prev_log_index.0 + 1 + i as u64);
+                    e.term = e.term.max(prev_log_term);
+                }
+                Input::Message {
+                    from,
+                    msg: Message::AppendEntries {
+                        term,
+                        prev_log_index,
+                        prev_log_term,
+                        entries,
+                        leader_commit,
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Follow the application's state through the node's events, and snapshot it
     /// when the policy says so.
     fn run_app(&mut self, from: usize, out: &mut Actions<Message, Record, Event>) {
@@ -194,9 +258,23 @@ impl Node for TestNode {
         } else {
             input
         };
+        let input = if self.breakage.append_blindly {
+            self.append_blindly(input)
+        } else {
+            input
+        };
         let before = out.len();
         self.raft.step(input, out);
         self.run_app(before, out);
+        if self.breakage.forget_appends {
+            let all: Vec<_> = out.drain().collect();
+            for (i, action) in all.into_iter().enumerate() {
+                if i >= before && matches!(action, Action::Persist(Record::Entries(_))) {
+                    continue;
+                }
+                out.push(action);
+            }
+        }
         if !self.breakage.forget_votes
             && !self.breakage.commit_everything
             && !self.breakage.unflagged_transfer_votes
@@ -477,6 +555,13 @@ impl Observer {
     pub fn applied_count(&self) -> usize {
         self.applied.len()
     }
+
+    /// Every index some node was seen to commit, with the entry's term.
+    pub fn committed_terms(&self) -> impl Iterator<Item = (LogIndex, Term)> + '_ {
+        self.committed
+            .iter()
+            .map(|(&index, &(term, _))| (LogIndex(index), term))
+    }
 }
 
 /// A cluster of `n` nodes with every invariant checked after every step.
@@ -495,6 +580,17 @@ pub fn cluster_with(
     breakage: Breakage,
     app: AppOptions,
 ) -> (Cluster, Rc<RefCell<Observer>>) {
+    cluster_configured(sim_config, n, breakage, app, |_| {})
+}
+
+/// [`cluster_with`], each node's configuration then adjusted by `configure`.
+pub fn cluster_configured(
+    sim_config: SimConfig,
+    n: u64,
+    breakage: Breakage,
+    app: AppOptions,
+    configure: impl Fn(&mut Config) + 'static,
+) -> (Cluster, Rc<RefCell<Observer>>) {
     let voters = ids(n);
     let observer = Rc::new(RefCell::new(Observer::default()));
     let seed = sim_config.seed;
@@ -502,9 +598,20 @@ pub fn cluster_with(
     let factory_voters = voters.clone();
     let mut sim = Sim::new(sim_config, voters, move |id, durable: &Vec<Record>| {
         factory_observer.borrow_mut().restarted(id);
-        let storage = MemStorage::from_records(durable).expect("durable records fold");
+        let storage = if breakage.forget_appends {
+            // The dropped writes leave gaps: keep what still folds, as a disk that
+            // lost them would (a correct node's records always fold).
+            let mut storage = MemStorage::new();
+            for record in durable {
+                let _ = storage.apply(record);
+            }
+            storage
+        } else {
+            MemStorage::from_records(durable).expect("durable records fold")
+        };
         let mut config = config(id, &factory_voters, seed);
         config.max_snapshot_chunk_bytes = app.chunk_bytes;
+        configure(&mut config);
         let raft = RaftNode::new(config, storage).expect("valid config");
         TestNode::new(raft, breakage, app)
     })
@@ -575,4 +682,124 @@ pub fn run_until_applied(
         max_steps,
     )
     .map_err(|v| v.to_string())
+}
+
+/// Propose `data` on node `id`: where it landed, or `None` if it was refused (or the
+/// node is down).
+pub fn propose_to(sim: &mut Cluster, id: NodeId, data: &str) -> Option<(LogIndex, Term)> {
+    let before = sim.events().len();
+    sim.request(
+        id,
+        Request::Propose(Bytes::copy_from_slice(data.as_bytes())),
+    )
+    .ok()?;
+    sim.events()[before..]
+        .iter()
+        .find_map(|(_, from, e)| match e {
+            Event::Proposed { index, term } if *from == id => Some((*index, *term)),
+            _ => None,
+        })
+}
+
+/// The entries `id` holds through its commit index (from its first stored entry).
+pub fn committed_log(sim: &Cluster, id: NodeId) -> Result<Vec<Entry>, String> {
+    let raft = &sim.node(id).ok_or(format!("{id} is down"))?.raft;
+    let storage = raft.storage();
+    let mut log = Vec::new();
+    let (first, commit) = (storage.first_index(), raft.commit_index());
+    if commit >= first {
+        storage
+            .entries(first, commit, u64::MAX, &mut log)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(log)
+}
+
+/// Run until some node leads, for at most [`LEADER_WITHIN`]; the leader.
+pub fn run_to_leader(sim: &mut Cluster) -> Result<NodeId, String> {
+    let start = sim.now();
+    sim.run_until(
+        |s| leader(s).is_some() || s.now() > start + LEADER_WITHIN,
+        1_000_000,
+    )
+    .map_err(|v| v.to_string())?;
+    leader(sim).ok_or_else(|| {
+        format!(
+            "no leader within {LEADER_WITHIN} time units (at {})",
+            sim.now()
+        )
+    })
+}
+
+/// Run until `target` leads or `within` time units passed; whether it leads.
+pub fn run_until_leader_is(sim: &mut Cluster, target: NodeId, within: u64) -> Result<bool, String> {
+    let start = sim.now();
+    sim.run_until(
+        |s| leader(s) == Some(target) || s.now() > start + within,
+        1_000_000,
+    )
+    .map_err(|v| v.to_string())?;
+    Ok(leader(sim) == Some(target))
+}
+
+/// Propose `count` commands named `prefix{i}`, retrying while there is no leader.
+pub fn propose_all(sim: &mut Cluster, prefix: &str, count: usize) -> Result<(), String> {
+    for i in 0..count {
+        let start = sim.now();
+        while !propose(sim, &format!("{prefix}{i}")) {
+            if sim.now() > start + 20 * ELECTION {
+                return Err(format!("no leader took {prefix}{i}"));
+            }
+            sim.run_for(ELECTION / 2).map_err(|v| v.to_string())?;
+        }
+        sim.run_for(TICK / 2).map_err(|v| v.to_string())?;
+    }
+    Ok(())
+}
+
+/// Run until every live node's application holds at least `count` commands, for at
+/// most [`APPLY_WITHIN`].
+pub fn all_apply(
+    sim: &mut Cluster,
+    observer: &Rc<RefCell<Observer>>,
+    count: usize,
+) -> Result<(), String> {
+    let start = sim.now();
+    let done = sim
+        .run_until(
+            |s| {
+                let o = observer.borrow();
+                s.live_nodes()
+                    .all(|(id, _)| o.commands_applied(id) >= count)
+                    || s.now() > start + APPLY_WITHIN
+            },
+            2_000_000,
+        )
+        .map_err(|v| v.to_string())?;
+    let o = observer.borrow();
+    let behind: Vec<_> = sim
+        .live_nodes()
+        .filter(|(id, _)| o.commands_applied(*id) < count)
+        .map(|(id, _)| id)
+        .collect();
+    if !done || !behind.is_empty() {
+        return Err(format!(
+            "{behind:?} did not apply {count} commands by {}",
+            sim.now()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the cluster has settled: a leader whose whole log is committed, and every
+/// node in `ids` up and applied through that commit index.
+pub fn converged(sim: &Cluster, ids: &[NodeId]) -> bool {
+    let Some(l) = leader(sim) else { return false };
+    let raft = &sim.node(l).unwrap().raft;
+    let commit = raft.commit_index();
+    raft.last_index() == commit
+        && ids.iter().all(|&id| {
+            sim.node(id)
+                .is_some_and(|n| n.raft.applied_index() == commit)
+        })
 }

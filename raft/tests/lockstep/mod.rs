@@ -1,6 +1,8 @@
 //! Three Raft nodes driven by hand in lockstep, as the replication benchmarks drive
 //! them: one FIFO queue of messages, background writes acknowledged at once, no ticks
-//! after the election. Shared by the steady-state and allocation tests.
+//! after the election. Shared by the steady-state and allocation tests and by the
+//! replication benchmarks (`raft/benches/replication.rs`, and
+//! `bench/benches/raft_vs_raftrs.rs`, which includes this file by path).
 
 #![allow(dead_code)]
 
@@ -21,13 +23,23 @@ pub struct Lockstep {
 }
 
 impl Lockstep {
-    /// Three fresh nodes, node 0 elected, every message settled. Buffers are
-    /// preallocated so that steady state does not count their growth.
+    /// Three fresh nodes with the default configuration, node 0 elected, every
+    /// message settled. Buffers are preallocated so that steady state does not count
+    /// their growth.
     pub fn elected() -> Self {
+        Self::elected_with(|_| {})
+    }
+
+    /// [`Lockstep::elected`] with each node's configuration adjusted by `configure`.
+    pub fn elected_with(configure: impl Fn(&mut Config)) -> Self {
         let ids = [1, 2, 3].map(NodeId);
         let nodes = ids
             .iter()
-            .map(|&id| RaftNode::new(Config::new(id, ids), MemStorage::new()).unwrap())
+            .map(|&id| {
+                let mut config = Config::new(id, ids);
+                configure(&mut config);
+                RaftNode::new(config, MemStorage::new()).expect("valid config")
+            })
             .collect();
         let mut c = Lockstep {
             nodes,
