@@ -1077,15 +1077,7 @@ mod tests {
             memory_bytes_max: 0,
             ..small()
         };
-        let RecoveredIndexed {
-            mut log,
-            mut storage,
-            ..
-        } = SegmentedLog::open_indexed(dir.path(), options).expect("open");
-        for record in history() {
-            storage.apply(&record).expect("apply");
-            block_on(log.append(record)).expect("append");
-        }
+        let (mut log, storage, _) = write_history(dir.path(), options);
         block_on(log.sync()).expect("sync");
         assert_eq!(storage.memory_bytes(), 0);
         assert!(same_log(&storage, &state_after(&history())));
@@ -1127,6 +1119,26 @@ mod tests {
         MarkerTorn,
         Marked,
         Compacted,
+    }
+
+    /// A log opened in `dir` with `history()` appended (not yet synced), the storage
+    /// that indexes it, and the in-memory model of the same records.
+    fn write_history(
+        dir: &Path,
+        options: RaftLogOptions,
+    ) -> (SegmentedLog, DiskStorage, MemStorage) {
+        let RecoveredIndexed {
+            mut log,
+            mut storage,
+            ..
+        } = SegmentedLog::open_indexed(dir, options).expect("open");
+        let mut model = MemStorage::new();
+        for record in history() {
+            model.apply(&record).expect("model");
+            storage.apply(&record).expect("apply");
+            block_on(log.append(record)).expect("append");
+        }
+        (log, storage, model)
     }
 
     fn snapshot_at(model: &MemStorage, index: u64) -> Snapshot {
@@ -1176,17 +1188,7 @@ mod tests {
                 memory_bytes_max: 0,
                 ..small()
             };
-            let RecoveredIndexed {
-                mut log,
-                mut storage,
-                ..
-            } = SegmentedLog::open_indexed(dir.path(), options).expect("open");
-            let mut model = MemStorage::new();
-            for record in history() {
-                model.apply(&record).expect("model");
-                storage.apply(&record).expect("apply");
-                block_on(log.append(record)).expect("append");
-            }
+            let (mut log, mut storage, mut model) = write_history(dir.path(), options);
             block_on(log.sync()).expect("sync");
             let segments_before = log.segments().len();
             assert!(segments_before > 2, "the history spans several segments");
@@ -1273,17 +1275,7 @@ mod tests {
             max_record_bytes: 128,
             ..small()
         };
-        let RecoveredIndexed {
-            mut log,
-            mut storage,
-            ..
-        } = SegmentedLog::open_indexed(dir.path(), options).expect("open");
-        let mut model = MemStorage::new();
-        for record in history() {
-            model.apply(&record).expect("model");
-            storage.apply(&record).expect("apply");
-            block_on(log.append(record)).expect("append");
-        }
+        let (mut log, mut storage, mut model) = write_history(dir.path(), options);
         let snapshot = Record::Snapshot(snapshot_at(&model, 4));
         model.apply(&snapshot).expect("model");
         storage.apply(&snapshot).expect("fold");

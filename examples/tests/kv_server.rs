@@ -96,6 +96,17 @@ impl Cluster {
         }
     }
 
+    /// Kill some node other than `leader` and give its sockets time to close.
+    async fn kill_a_follower(&mut self, leader: NodeId) -> NodeId {
+        let victim = IDS
+            .into_iter()
+            .find(|&id| id != leader)
+            .expect("a follower");
+        self.kill(victim);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        victim
+    }
+
     async fn leader(&self) -> NodeId {
         for _ in 0..500 {
             for (&id, &addr) in &self.client {
@@ -181,12 +192,7 @@ async fn a_node_restarts_from_a_log_with_a_torn_tail_and_catches_up() {
     for i in 0..5 {
         client.put(&format!("k{i}"), "v").await.expect("put");
     }
-    let victim = IDS
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("a follower");
-    cluster.kill(victim);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let victim = cluster.kill_a_follower(leader).await;
     let node_dir = dir.path().join(format!("n{}", victim.get()));
     let last = std::fs::read_dir(&node_dir)
         .expect("dir")
@@ -386,12 +392,7 @@ async fn a_wiped_node_catches_up_through_install_snapshot() {
     for i in 0..10 {
         client.put(&format!("k{i}"), "before").await.expect("put");
     }
-    let victim = IDS
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("a follower");
-    cluster.kill(victim);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let victim = cluster.kill_a_follower(leader).await;
     std::fs::remove_dir_all(dir.path().join(format!("n{}", victim.get()))).expect("wipe");
     for i in 10..30 {
         client.put(&format!("k{i}"), "after").await.expect("put");

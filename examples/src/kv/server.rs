@@ -173,24 +173,7 @@ pub async fn serve(
         accept_clients(client_listener, clients_tx).await;
         Ok(())
     });
-    let mut app = App {
-        id,
-        store: KvStore::new(),
-        role: Role::Follower,
-        term: Term(0),
-        leader: None,
-        applied: LogIndex(0),
-        proposing: VecDeque::new(),
-        waiting: BTreeMap::new(),
-        next_read: 0,
-        reads: BTreeMap::new(),
-        ready_reads: BTreeMap::new(),
-        snapshot_every: options.snapshot_every,
-        snapshot_index: LogIndex(0),
-        snapshotting: false,
-        requests: requests_tx,
-        verbose: options.verbose,
-    };
+    let mut app = App::new(id, options.snapshot_every, options.verbose, requests_tx);
     let mut events = handle.events;
     let _reports = handle.reports; // diagnostics; dropped when full
     loop {
@@ -249,6 +232,33 @@ struct App {
 }
 
 impl App {
+    /// A fresh node's application side: an empty map, a follower that knows no leader.
+    fn new(
+        id: NodeId,
+        snapshot_every: u64,
+        verbose: bool,
+        requests: mpsc::Sender<Request>,
+    ) -> Self {
+        App {
+            id,
+            store: KvStore::new(),
+            role: Role::Follower,
+            term: Term(0),
+            leader: None,
+            applied: LogIndex(0),
+            proposing: VecDeque::new(),
+            waiting: BTreeMap::new(),
+            next_read: 0,
+            reads: BTreeMap::new(),
+            ready_reads: BTreeMap::new(),
+            snapshot_every,
+            snapshot_index: LogIndex(0),
+            snapshotting: false,
+            requests,
+            verbose,
+        }
+    }
+
     fn on_client(&mut self, request: ClientRequest, reply: oneshot::Sender<ClientReply>) {
         let command = match request {
             ClientRequest::Status => {
@@ -560,24 +570,8 @@ mod tests {
 
     fn app() -> (App, mpsc::Receiver<Request>) {
         let (requests, rx) = mpsc::channel(16);
-        let app = App {
-            id: NodeId(2),
-            store: KvStore::new(),
-            role: Role::Follower,
-            term: Term(1),
-            leader: Some(NodeId(1)),
-            applied: LogIndex(0),
-            proposing: VecDeque::new(),
-            waiting: BTreeMap::new(),
-            next_read: 0,
-            reads: BTreeMap::new(),
-            ready_reads: BTreeMap::new(),
-            snapshot_every: 0,
-            snapshot_index: LogIndex(0),
-            snapshotting: false,
-            requests,
-            verbose: false,
-        };
+        let mut app = App::new(NodeId(2), 0, false, requests);
+        (app.term, app.leader) = (Term(1), Some(NodeId(1)));
         (app, rx)
     }
 
