@@ -755,6 +755,9 @@ impl<S: LogStorage> RaftNode<S> {
         }
         if pr.match_index == self.log.last_index() {
             out.send(*id, Message::TimeoutNow { term: self.term });
+            // The target's flagged campaign passes the voters' leader lease: ours
+            // no longer guarantees that no other leader exists (thesis §6.4.1).
+            self.reads.forfeit_lease();
         } else {
             self.send_append(slot, out);
         }
