@@ -820,11 +820,14 @@ impl<S: LogStorage> RaftNode<S> {
 
     /// A follower that heard from a leader less than the minimum election timeout
     /// ago ignores vote requests (thesis §4.2.3): a node that was partitioned away
-    /// cannot depose a healthy leader.
+    /// cannot depose a healthy leader. The leader itself ignores them throughout its
+    /// leadership (its randomized check-quorum timer may run past the minimum): with
+    /// check-quorum it steps down by itself once it stops hearing from a quorum.
     fn in_leader_lease(&self) -> bool {
         (self.config.check_quorum
-            && self.leader.is_some()
-            && self.election.elapsed() < self.config.election_ticks)
+            && (self.role == Role::Leader
+                || (self.leader.is_some()
+                    && self.election.elapsed() < self.config.election_ticks)))
             // With lease reads, a node that just (re)started may have acknowledged a
             // leader's round before it crashed: it stays silent for an election
             // timeout so that lease still holds (thesis §6.4.1).

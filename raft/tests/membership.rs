@@ -771,3 +771,85 @@ fn configuration_in_force_follows_the_log() {
     assert_eq!(node.membership(), &old);
     assert!(durable.iter().any(|r| matches!(r, Record::Entries(_))));
 }
+
+// Thesis §4.2.3: a removed server that never learned of its removal (cut off before
+// C_new reached it) times out and, with pre-vote off, sends RequestVote of a higher
+// term. A leader that hears from its quorum must ignore it like its followers do
+// (check-quorum's leader lease) — at every point of its own election-timer cycle,
+// not only in the first election timeout of it — so the removed node never deposes it.
+#[test]
+fn removed_node_cannot_depose_a_healthy_leader_without_pre_vote() {
+    use synod_core::{Action, Actions, Input, Node, PersistToken};
+    use synod_raft::{AppendOutcome, Config, Message, Term};
+    let mut config = Config::new(NodeId(1), nodes(&[1, 2, 3]));
+    config.pre_vote = false;
+    let mut node = RaftNode::new(config, MemStorage::new()).unwrap();
+    let mut out = Actions::new();
+    while node.role() != Role::Candidate {
+        node.step(Input::Tick, &mut out);
+    }
+    let grant = Message::RequestVoteResponse {
+        term: Term(1),
+        pre_vote: false,
+        granted: true,
+    };
+    node.step(
+        Input::Message {
+            from: NodeId(2),
+            msg: grant,
+        },
+        &mut out,
+    );
+    assert_eq!(node.role(), Role::Leader);
+    for tick in 0..100 {
+        node.step(Input::Tick, &mut out);
+        // The followers answer every append: the leader hears from its quorum.
+        let tokens: Vec<_> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::PersistInBackground { token, .. } => Some(token),
+                _ => None,
+            })
+            .collect();
+        for PersistToken(t) in tokens {
+            node.step(Input::Persisted(PersistToken(t)), &mut out);
+        }
+        for from in [2, 3] {
+            let matched = Message::AppendEntriesResponse {
+                term: Term(1),
+                outcome: AppendOutcome::Matched {
+                    match_index: node.last_index(),
+                },
+            };
+            node.step(
+                Input::Message {
+                    from: NodeId(from),
+                    msg: matched,
+                },
+                &mut out,
+            );
+        }
+        // Node 4, removed by a change it never received, campaigns with a log as
+        // long as the leader's.
+        let disrupt = Message::RequestVote {
+            term: Term(node.term().0 + 1),
+            pre_vote: false,
+            transfer: false,
+            last_log_index: node.last_index(),
+            last_log_term: node.log_term(node.last_index()).unwrap(),
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(4),
+                msg: disrupt,
+            },
+            &mut out,
+        );
+        out.clear();
+        assert_eq!(
+            (node.role(), node.term()),
+            (Role::Leader, Term(1)),
+            "deposed at tick {tick}"
+        );
+    }
+}
