@@ -884,6 +884,9 @@ impl<S: LogStorage> RaftNode<S> {
     }
 
     fn campaign(&mut self, out: &mut Out) {
+        // A campaign of this node's own timer: a transfer campaign that failed does
+        // not lend its flag to later ones (thesis §3.10).
+        self.campaign_transfer = false;
         if self.config.pre_vote {
             // Pre-vote (thesis §9.6): ask without changing term or vote.
             self.election.reset();
