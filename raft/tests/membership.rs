@@ -480,7 +480,7 @@ fn refusals_are_typed() {
 const HORIZON: u64 = 40 * ELECTION;
 
 /// A change for the cluster as the leader sees it, drawn from `pick`: add a node as
-/// voter or learner, promote a learner, remove a member.
+/// voter or learner, promote a learner, remove a member, demote a voter to a learner.
 fn random_change(m: &Membership, pick: u64) -> Vec<MembershipChange> {
     let id = NodeId(pick % 5 + 1);
     let change = if m.is_learner(id) {
@@ -490,6 +490,12 @@ fn random_change(m: &Membership, pick: u64) -> Vec<MembershipChange> {
             MembershipChange::Promote(id)
         }
     } else if m.voters.contains(&id) {
+        if pick % 7 == 3 {
+            return vec![
+                MembershipChange::Remove(id),
+                MembershipChange::AddLearner(id),
+            ];
+        }
         MembershipChange::Remove(id)
     } else if pick.is_multiple_of(2) {
         MembershipChange::AddVoter(id)
@@ -852,4 +858,40 @@ fn removed_node_cannot_depose_a_healthy_leader_without_pre_vote() {
             "deposed at tick {tick}"
         );
     }
+}
+
+// Thesis §4.2.1/§4.3: a follower demoted from voter to learner in one change
+// (`[Remove(id), AddLearner(id)]`) — the joint configuration lists it both as an
+// outgoing voter and as a learner. Every follower must accept that entry: the cluster
+// settles on the two remaining voters, the learner keeps applying the log, and it
+// stays quiet.
+#[test]
+fn demote_a_voter_to_a_learner() {
+    check_seeds("demote_a_voter_to_a_learner", 8, |seed| {
+        let (mut sim, _) = cluster_growing(seed, 3, &nodes(&[1, 2, 3]));
+        let l = settle(&mut sim)?;
+        let demoted = NodeId(l.0 % 3 + 1);
+        let answer = change(
+            &mut sim,
+            &[
+                MembershipChange::Remove(demoted),
+                MembershipChange::AddLearner(demoted),
+            ],
+        )?;
+        if !matches!(answer, Event::MembershipProposed { .. }) {
+            return Err(format!("demotion refused: {answer:?}"));
+        }
+        let rest: Vec<NodeId> = ids(3).into_iter().filter(|&id| id != demoted).collect();
+        let target = Membership {
+            learners: vec![demoted],
+            ..Membership::new(rest.iter().copied())
+        };
+        run_until_settled(&mut sim, &target, &ids(3))?;
+        let seen = sim.events().len();
+        for i in 0..3 {
+            commit_one(&mut sim, &format!("c{i}"), &ids(3))?;
+        }
+        sim.run_for(5 * ELECTION).map_err(|v| v.to_string())?;
+        quiet_since(&sim, demoted, seen)
+    });
 }

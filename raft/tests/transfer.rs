@@ -278,7 +278,11 @@ fn only_the_campaign_timeout_now_started_is_flagged() {
             .collect()
     };
     assert_eq!(node.role(), Role::Candidate);
-    assert!(flags(&mut out).iter().all(|&(pre, transfer)| !pre && transfer));
+    assert!(
+        flags(&mut out)
+            .iter()
+            .all(|&(pre, transfer)| !pre && transfer)
+    );
     // Nobody answers; the candidate times out, wins a pre-vote and campaigns again.
     while node.role() != Role::PreCandidate {
         node.step(Input::Tick, &mut out);
