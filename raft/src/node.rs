@@ -659,6 +659,12 @@ impl<S: LogStorage> RaftNode<S> {
                 self.progress.insert(at, (id, Progress::new(last)));
             }
         }
+        // Read acknowledgements only of tracked members: the table stays bounded by
+        // the configuration however often it changes within one leadership.
+        let progress = &self.progress;
+        self.reads
+            .acked
+            .retain(|(id, _)| progress.binary_search_by_key(id, |(p, _)| *p).is_ok());
     }
 
     /// Drop the progress of removed nodes once the configuration without them has
@@ -2206,5 +2212,65 @@ mod tests {
         );
         assert!(matches!(refused, Err(ProposeError::TooLarge { .. })));
         assert_eq!(node.last_index(), LogIndex(5));
+    }
+
+    // Every table is bounded by the configuration: a leader that adds and removes a
+    // fresh learner many times, each acknowledging a read round, keeps read
+    // acknowledgements only for the members it still tracks.
+    #[test]
+    fn read_acknowledgements_do_not_outlive_membership() {
+        let mut node =
+            RaftNode::new(Config::new(NodeId(1), [NodeId(1)]), MemStorage::new()).unwrap();
+        let mut out = Actions::new();
+        while node.role() != Role::Leader {
+            node.step(Input::Tick, &mut out);
+        }
+        let persist_all = |node: &mut RaftNode, out: &mut Out| {
+            let tokens: Vec<_> = out
+                .drain()
+                .filter_map(|a| match a {
+                    Action::PersistInBackground { token, .. } => Some(token),
+                    _ => None,
+                })
+                .collect();
+            for token in tokens {
+                node.step(Input::Persisted(token), out);
+            }
+        };
+        persist_all(&mut node, &mut out);
+        for id in 2..42 {
+            let learner = NodeId(id);
+            let add = Request::ChangeMembership(vec![MembershipChange::AddLearner(learner)]);
+            node.step(Input::Request(add), &mut out);
+            persist_all(&mut node, &mut out);
+            node.step(Input::Request(Request::Read(Bytes::new())), &mut out);
+            let seq = crate::ReadSeq(node.reads.last_sent);
+            let ack = Message::ReadHeartbeatResponse {
+                term: node.term,
+                seq,
+            };
+            node.step(
+                Input::Message {
+                    from: learner,
+                    msg: ack,
+                },
+                &mut out,
+            );
+            let remove = Request::ChangeMembership(vec![MembershipChange::Remove(learner)]);
+            node.step(Input::Request(remove), &mut out);
+            persist_all(&mut node, &mut out);
+            for _ in 0..2 * node.config.election_ticks.0 {
+                node.step(Input::Tick, &mut out);
+            }
+            out.clear();
+            assert_eq!(node.membership(), &Membership::new([NodeId(1)]), "{id}");
+        }
+        assert!(node.progress.is_empty());
+        assert!(
+            node.reads.acked.len() <= node.progress.len(),
+            "{} acknowledgements kept for {} tracked members",
+            node.reads.acked.len(),
+            node.progress.len()
+        );
     }
 }
