@@ -895,3 +895,180 @@ fn demote_a_voter_to_a_learner() {
         quiet_since(&sim, demoted, seen)
     });
 }
+
+/// Storage holding `records` in order (a restart's durable state).
+fn storage_of(records: &[synod_raft::Record]) -> MemStorage {
+    let mut storage = MemStorage::new();
+    for record in records {
+        synod_raft::LogStorage::apply(&mut storage, record).unwrap();
+    }
+    storage
+}
+
+fn config_entry(index: u64, term: u64, m: &Membership) -> synod_raft::Entry {
+    synod_raft::Entry {
+        index: synod_raft::LogIndex(index),
+        term: synod_raft::Term(term),
+        kind: synod_raft::EntryKind::Membership,
+        data: m.encode(),
+    }
+}
+
+// Thesis §4.1 and §5.1 on restart: the configuration in force comes from the latest
+// configuration entry after the snapshot, else from the snapshot's metadata — not from
+// `Config::voters`; and a node that is a learner there never campaigns, even though
+// its `Config::voters` (stale) lists it as a voter.
+#[test]
+fn restart_takes_the_configuration_from_snapshot_and_log() {
+    use synod_core::{Actions, Input, Node};
+    use synod_raft::{Config, Entry, EntryKind, LogIndex, Record, Snapshot, SnapshotMeta, Term};
+    let with_learner = Membership {
+        learners: vec![NodeId(4)],
+        ..voters_of(&[1, 2, 3])
+    };
+    let snapshot = Record::Snapshot(Snapshot {
+        meta: SnapshotMeta {
+            index: LogIndex(5),
+            term: Term(1),
+            membership: with_learner.clone(),
+        },
+        data: Bytes::new(),
+    });
+    let noop = |index| Entry {
+        index: LogIndex(index),
+        term: Term(2),
+        kind: EntryKind::Noop,
+        data: Bytes::new(),
+    };
+    let joint = with_learner
+        .apply_changes(&[MembershipChange::Remove(NodeId(3))])
+        .unwrap();
+    let configured = Config::new(NodeId(4), nodes(&[1, 2, 3, 4]));
+    // Snapshot only: its configuration.
+    let node = RaftNode::new(
+        configured.clone(),
+        storage_of(std::slice::from_ref(&snapshot)),
+    )
+    .unwrap();
+    assert_eq!(node.membership(), &with_learner);
+    // Snapshot, then a log holding a configuration entry after it.
+    let records = [
+        snapshot.clone(),
+        Record::Entries(vec![noop(6), config_entry(7, 2, &joint), noop(8)]),
+    ];
+    let mut node = RaftNode::new(configured.clone(), storage_of(&records)).unwrap();
+    assert_eq!(node.membership(), &joint);
+    // The learner never campaigns, however long it hears nothing.
+    let mut out = Actions::new();
+    for _ in 0..100 {
+        node.step(Input::Tick, &mut out);
+        assert_eq!(node.role(), Role::Follower);
+        assert!(
+            !out.as_slice().iter().any(|a| matches!(
+                a,
+                synod_core::Action::Send {
+                    msg: synod_raft::Message::RequestVote { .. },
+                    ..
+                }
+            )),
+            "a learner campaigned"
+        );
+        out.clear();
+    }
+    assert_eq!(node.term(), Term(0));
+}
+
+// Thesis §4.3: a leader that finds a committed C_old,new without C_new after it (its
+// predecessor crashed in between) appends C_new itself — once, in its own term — and
+// after C_new commits appends no further configuration.
+#[test]
+fn new_leader_finishes_a_committed_joint_change_once() {
+    use synod_core::{Action, Actions, Input, Node};
+    use synod_raft::{
+        AppendOutcome, Config, Entry, EntryKind, HardState, LogIndex, Message, Record, Term,
+    };
+    let joint = voters_of(&[1, 2, 3])
+        .apply_changes(&[MembershipChange::AddVoter(NodeId(4))])
+        .unwrap();
+    let records = [
+        Record::Entries(vec![
+            Entry {
+                index: LogIndex(1),
+                term: Term(1),
+                kind: EntryKind::Noop,
+                data: Bytes::new(),
+            },
+            config_entry(2, 1, &joint),
+        ]),
+        Record::HardState(HardState {
+            term: Term(1),
+            voted_for: None,
+        }),
+    ];
+    let mut node = RaftNode::new(
+        Config::new(NodeId(1), nodes(&[1, 2, 3])),
+        storage_of(&records),
+    )
+    .unwrap();
+    assert_eq!(node.membership(), &joint);
+    let mut out = Actions::new();
+    while node.role() != Role::PreCandidate {
+        node.step(Input::Tick, &mut out);
+    }
+    let deliver = |node: &mut RaftNode, out: &mut Actions<_, _, _>, from: u64, msg| {
+        node.step(
+            Input::Message {
+                from: NodeId(from),
+                msg,
+            },
+            out,
+        );
+    };
+    for pre_vote in [true, false] {
+        for from in [2, 3] {
+            let grant = Message::RequestVoteResponse {
+                term: Term(2),
+                pre_vote,
+                granted: true,
+            };
+            deliver(&mut node, &mut out, from, grant);
+        }
+    }
+    assert_eq!((node.role(), node.term()), (Role::Leader, Term(2)));
+    // Its no-op (3) and whatever follows become durable and reach nodes 2, 3 and 4.
+    for _ in 0..5 {
+        let tokens: Vec<_> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::PersistInBackground { token, .. } => Some(token),
+                _ => None,
+            })
+            .collect();
+        for token in tokens {
+            node.step(Input::Persisted(token), &mut out);
+        }
+        for from in [2, 3, 4] {
+            let matched = Message::AppendEntriesResponse {
+                term: Term(2),
+                outcome: AppendOutcome::Matched {
+                    match_index: node.last_index(),
+                },
+            };
+            deliver(&mut node, &mut out, from, matched);
+        }
+    }
+    let c_new = joint.leave_joint();
+    assert_eq!(node.membership(), &c_new);
+    assert_eq!(
+        (node.last_index(), node.commit_index()),
+        (LogIndex(4), LogIndex(4))
+    );
+    let mut read = Vec::new();
+    synod_raft::LogStorage::entries(node.storage(), LogIndex(4), LogIndex(4), 1 << 20, &mut read)
+        .unwrap();
+    let entry = &read[0];
+    assert_eq!(
+        (entry.term, entry.kind, Membership::decode(&entry.data)),
+        (Term(2), EntryKind::Membership, Some(c_new))
+    );
+}
