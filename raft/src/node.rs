@@ -622,7 +622,7 @@ impl<S: LogStorage> RaftNode<S> {
         if self.role != Role::Leader {
             return;
         }
-        self.sync_progress();
+        self.sync_progress(true);
         if let Some((target, _)) = self.transfer
             && !self.membership.voters.contains(&target)
         {
@@ -635,18 +635,22 @@ impl<S: LogStorage> RaftNode<S> {
     /// force, and — until it commits — of the committed one before it: a node being
     /// removed keeps receiving the log until it holds the configuration without it,
     /// so it learns that it is out and stays quiet instead of campaigning (thesis
-    /// §4.2.3).
-    fn sync_progress(&mut self) {
+    /// §4.2.3). With `keep_tracked` (a new configuration was appended), nodes an
+    /// earlier change removed and that are still being told stay tracked too: the
+    /// next change may come right after C_new commits.
+    fn sync_progress(&mut self, keep_tracked: bool) {
         let mut members = self.membership.members();
         let committed = self.log.committed;
         let keep_previous = self.configs.latest_index() > committed;
-        self.prune_progress = keep_previous;
         self.prune_wait = Ticks::ZERO;
         if keep_previous {
             members.extend(self.configs.at(committed).members());
-            members.sort_unstable();
-            members.dedup();
         }
+        if keep_tracked && self.prune_progress {
+            members.extend(self.progress.iter().map(|(id, _)| *id));
+        }
+        members.sort_unstable();
+        members.dedup();
         let me = self.config.id;
         self.progress
             .retain(|(id, _)| members.binary_search(id).is_ok());
@@ -659,6 +663,11 @@ impl<S: LogStorage> RaftNode<S> {
                 self.progress.insert(at, (id, Progress::new(last)));
             }
         }
+        let membership = &self.membership;
+        self.prune_progress = self
+            .progress
+            .iter()
+            .any(|(id, _)| !membership.contains(*id));
         // Read acknowledgements only of tracked members: the table stays bounded by
         // the configuration however often it changes within one leadership.
         let progress = &self.progress;
@@ -680,7 +689,7 @@ impl<S: LogStorage> RaftNode<S> {
             .iter()
             .all(|(id, pr)| members.contains(*id) || pr.match_index >= latest);
         if informed || self.prune_wait >= self.config.election_ticks {
-            self.sync_progress();
+            self.sync_progress(false);
         }
     }
 
@@ -944,7 +953,7 @@ impl<S: LogStorage> RaftNode<S> {
 
     fn become_leader(&mut self, out: &mut Out) {
         self.progress.clear();
-        self.sync_progress();
+        self.sync_progress(false);
         self.heartbeat_elapsed = Ticks::ZERO;
         self.election.reset();
         self.pending.clear();

@@ -1072,3 +1072,40 @@ fn new_leader_finishes_a_committed_joint_change_once() {
         (Term(2), EntryKind::Membership, Some(c_new))
     );
 }
+
+// Thesis §4.2.3: a follower removed while cut off must still be told once it is back
+// (the leader keeps replicating to it until it holds the configuration without it),
+// even if the next change — here adding a learner — is appended right after C_new
+// commits: that append must not drop the removed node early. Otherwise it never
+// learns it is out and keeps campaigning.
+#[test]
+fn removed_node_is_informed_despite_a_quick_next_change() {
+    check_seeds(
+        "removed_node_is_informed_despite_a_quick_next_change",
+        8,
+        |seed| {
+            let (mut sim, _) = cluster_growing(seed, 4, &nodes(&[1, 2, 3]));
+            let l = settle(&mut sim)?;
+            let gone = NodeId(l.0 % 3 + 1);
+            sim.apply(Fault::Partition(vec![vec![gone]]))
+                .map_err(|e| e.to_string())?;
+            change(&mut sim, &[MembershipChange::Remove(gone)])?;
+            let rest: Vec<NodeId> = nodes(&[1, 2, 3])
+                .into_iter()
+                .filter(|&id| id != gone)
+                .collect();
+            run_until_settled(&mut sim, &Membership::new(rest.iter().copied()), &rest)?;
+            let answer = change(&mut sim, &[MembershipChange::AddLearner(NodeId(4))])?;
+            if !matches!(answer, Event::MembershipProposed { .. }) {
+                return Err(format!("learner refused: {answer:?}"));
+            }
+            sim.apply(Fault::Heal).map_err(|e| e.to_string())?;
+            sim.run_for(5 * ELECTION).map_err(|v| v.to_string())?;
+            let theirs = sim.node(gone).ok_or("removed node gone")?.raft.membership();
+            if theirs.is_voter(gone) {
+                return Err(format!("the removed node still votes in {theirs:?}"));
+            }
+            Ok(())
+        },
+    );
+}
