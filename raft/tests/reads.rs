@@ -456,3 +456,34 @@ fn no_lease_reads_once_timeout_now_was_sent() {
     ack(&mut node, &mut out, 3, 1, round[0].1);
     assert_eq!(ready(&out), [("d".into(), 1)], "served after the round");
 }
+
+// Thesis §4.3 with §6.4: while C_old,new is in force a read round is confirmed only by
+// a majority of each half — here {1, 2, 3} → {1, 4, 5}: node 2's acknowledgement makes
+// a majority of C_old but not of C_new, node 4's completes it.
+#[test]
+fn read_rounds_need_both_majorities_while_joint() {
+    use synod_raft::MembershipChange;
+    let (mut node, mut out) = new_leader(leader_config());
+    commit_noop(&mut node, &mut out);
+    let changes = vec![
+        MembershipChange::AddVoter(NodeId(4)),
+        MembershipChange::AddVoter(NodeId(5)),
+        MembershipChange::Remove(NodeId(2)),
+        MembershipChange::Remove(NodeId(3)),
+    ];
+    node.step(Input::Request(Request::ChangeMembership(changes)), &mut out);
+    assert!(node.membership().is_joint());
+    out.clear();
+    read(&mut node, &mut out, "j");
+    let round = rounds(&out);
+    assert!(
+        round.iter().any(|&(to, _)| to == 4),
+        "the round reaches C_new"
+    );
+    let seq = round[0].1;
+    ack(&mut node, &mut out, 2, 1, seq);
+    ack(&mut node, &mut out, 3, 1, seq);
+    assert!(ready(&out).is_empty(), "confirmed by C_old alone");
+    ack(&mut node, &mut out, 4, 1, seq);
+    assert_eq!(ready(&out), [("j".into(), 1)]);
+}
