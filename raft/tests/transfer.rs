@@ -307,3 +307,60 @@ fn only_the_campaign_timeout_now_started_is_flagged() {
         "a campaign of its own is flagged as a transfer: {sent:?}"
     );
 }
+
+// Thesis §3.10 with §4.3: while C_old,new is in force, a voter on its way out (in
+// C_old only) cannot be handed leadership — it could not lead C_new — while a voter of
+// C_new can.
+#[test]
+fn no_transfer_to_a_voter_being_removed() {
+    use synod_core::{Actions, Input, Node, PersistToken};
+    use synod_raft::{
+        AppendOutcome, Config, LogIndex, MemStorage, MembershipChange, Message, RaftNode, Term,
+    };
+    let mut node = RaftNode::new(
+        Config::new(NodeId(1), [1, 2, 3].map(NodeId)),
+        MemStorage::new(),
+    )
+    .unwrap();
+    let mut out = Actions::new();
+    while node.role() != Role::PreCandidate {
+        node.step(Input::Tick, &mut out);
+    }
+    for pre_vote in [true, false] {
+        let grant = Message::RequestVoteResponse {
+            term: Term(1),
+            pre_vote,
+            granted: true,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant,
+            },
+            &mut out,
+        );
+    }
+    node.step(Input::Persisted(PersistToken(1)), &mut out);
+    let matched = Message::AppendEntriesResponse {
+        term: Term(1),
+        outcome: AppendOutcome::Matched {
+            match_index: LogIndex(1),
+        },
+    };
+    node.step(
+        Input::Message {
+            from: NodeId(2),
+            msg: matched,
+        },
+        &mut out,
+    );
+    assert_eq!(node.commit_index(), LogIndex(1));
+    node.change_membership(&[MembershipChange::Remove(NodeId(3))], &mut out)
+        .unwrap();
+    assert!(node.membership().is_joint());
+    assert_eq!(
+        node.transfer_leadership(NodeId(3), &mut out),
+        Err(TransferError::NotAVoter(NodeId(3)))
+    );
+    assert_eq!(node.transfer_leadership(NodeId(2), &mut out), Ok(()));
+}
