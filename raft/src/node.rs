@@ -683,11 +683,13 @@ impl<S: LogStorage> RaftNode<S> {
         if !self.prune_progress || latest > self.log.committed {
             return;
         }
+        // Informed: it holds the configuration without it and has been told that it
+        // committed — a removed node that does not know may campaign to finish the
+        // change (`may_campaign`).
         let members = &self.membership;
-        let informed = self
-            .progress
-            .iter()
-            .all(|(id, pr)| members.contains(*id) || pr.match_index >= latest);
+        let informed = self.progress.iter().all(|(id, pr)| {
+            members.contains(*id) || (pr.match_index >= latest && pr.commit_sent >= latest)
+        });
         if informed || self.prune_wait >= self.config.election_ticks {
             self.sync_progress(false);
         }
@@ -814,9 +816,25 @@ impl<S: LogStorage> RaftNode<S> {
             }
             return;
         }
-        if self.election.tick() && self.voters.contains(self.config.id) {
+        if self.election.tick() && self.may_campaign() {
             self.campaign(out);
         }
+    }
+
+    /// Whether this node runs for leader when its timer fires: as a voter of its
+    /// configuration — or of the one before it while the latest is not known to be
+    /// committed. A leader removing itself that stepped down (check-quorum, a crash)
+    /// after appending C_new but before it committed may hold the only log that can
+    /// finish the change, while the remaining voters, still on C_old,new, need its
+    /// vote (thesis §4.2.2). It counts no vote of its own, wins only with C_new's
+    /// majority, and steps down again once C_new commits. Learners never qualify.
+    fn may_campaign(&self) -> bool {
+        let me = self.config.id;
+        if self.voters.contains(me) {
+            return true;
+        }
+        let latest = self.configs.latest_index();
+        latest > self.log.committed && self.configs.at(latest.prev()).is_voter(me)
     }
 
     /// Whether self and the followers heard from since the last check form a quorum;

@@ -1109,3 +1109,85 @@ fn removed_node_is_informed_despite_a_quick_next_change() {
         },
     );
 }
+
+// Thesis §4.2.2: a leader removing itself that stepped down (check-quorum, a crash)
+// after appending C_new but before it committed may hold the only log that can finish
+// the change: the remaining voter, still on C_old,new, needs its vote and is not up
+// to date enough to get it. So a node that is a voter of the configuration before
+// its latest, uncommitted one still campaigns (counting no vote of its own); it wins
+// with C_new's majority, commits C_new, and steps down again.
+#[test]
+fn removed_leader_finishes_its_uncommitted_c_new() {
+    use synod_core::{Action, Actions, Input, Node};
+    use synod_raft::{
+        AppendOutcome, Config, Entry, EntryKind, HardState, LogIndex, Message, Record, Term,
+    };
+    let old = voters_of(&[2, 3]);
+    let joint = old
+        .apply_changes(&[MembershipChange::Remove(NodeId(2))])
+        .unwrap();
+    let c_new = joint.leave_joint();
+    let records = [
+        Record::Entries(vec![
+            Entry {
+                index: LogIndex(1),
+                term: Term(1),
+                kind: EntryKind::Noop,
+                data: Bytes::new(),
+            },
+            config_entry(2, 1, &joint),
+            config_entry(3, 1, &c_new),
+        ]),
+        Record::HardState(HardState {
+            term: Term(1),
+            voted_for: Some(NodeId(2)),
+        }),
+    ];
+    let mut node =
+        RaftNode::new(Config::new(NodeId(2), nodes(&[2, 3])), storage_of(&records)).unwrap();
+    assert_eq!(node.membership(), &c_new);
+    let mut out = Actions::new();
+    for _ in 0..100 {
+        node.step(Input::Tick, &mut out);
+        if node.role() == Role::PreCandidate {
+            break;
+        }
+    }
+    assert_eq!(
+        node.role(),
+        Role::PreCandidate,
+        "the removed leader never campaigns"
+    );
+    let deliver = |node: &mut RaftNode, out: &mut Actions<_, _, _>, msg| {
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg,
+            },
+            out,
+        );
+    };
+    for pre_vote in [true, false] {
+        let grant = Message::RequestVoteResponse {
+            term: Term(2),
+            pre_vote,
+            granted: true,
+        };
+        deliver(&mut node, &mut out, grant);
+    }
+    assert_eq!((node.role(), node.term()), (Role::Leader, Term(2)));
+    let matched = Message::AppendEntriesResponse {
+        term: Term(2),
+        outcome: AppendOutcome::Matched {
+            match_index: node.last_index(),
+        },
+    };
+    deliver(&mut node, &mut out, matched);
+    assert_eq!(node.commit_index(), node.last_index());
+    assert_ne!(node.role(), Role::Leader, "steps down once C_new commits");
+    assert!(
+        out.as_slice()
+            .iter()
+            .any(|a| matches!(a, Action::Emit(Event::RemovedFromCluster { .. })))
+    );
+}
