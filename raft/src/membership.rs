@@ -27,7 +27,8 @@ pub struct Membership {
     pub voters: Vec<NodeId>,
     /// Voters of the outgoing configuration while joint; empty otherwise.
     pub outgoing: Vec<NodeId>,
-    /// Non-voting members.
+    /// Non-voting members. While joint, a voter being demoted to a learner is
+    /// listed here and in `outgoing` (it still votes in C_old).
     pub learners: Vec<NodeId>,
 }
 
@@ -190,7 +191,8 @@ impl Membership {
 
     /// Parse [`encode`](Self::encode)'s bytes. `None` for anything malformed: a wrong
     /// version, truncated or trailing bytes, a list not strictly sorted, or a learner
-    /// that also votes. Bytes from a peer are never trusted beyond this check.
+    /// that is also an incoming voter. Bytes from a peer are never trusted beyond this
+    /// check.
     pub fn decode(bytes: &[u8]) -> Option<Membership> {
         let (&version, mut rest) = bytes.split_first()?;
         if version != ENCODING_VERSION {
@@ -224,15 +226,21 @@ impl Membership {
         m.is_well_formed().then_some(m)
     }
 
-    /// Voters present, every list strictly sorted, no learner that also votes: what a
-    /// configuration from a peer (log entry or snapshot) must satisfy.
+    /// Voters present, every list strictly sorted, no learner among the incoming
+    /// voters: what a configuration from a peer (log entry or snapshot) must satisfy.
+    /// A learner may be an outgoing voter: a voter demoted to a learner keeps its vote
+    /// in C_old until C_new takes over (what [`apply_changes`](Self::apply_changes)
+    /// builds for `[Remove(id), AddLearner(id)]`).
     pub(crate) fn is_well_formed(&self) -> bool {
         let strictly_sorted = |ids: &[NodeId]| ids.windows(2).all(|w| w[0] < w[1]);
         !self.voters.is_empty()
             && strictly_sorted(&self.voters)
             && strictly_sorted(&self.outgoing)
             && strictly_sorted(&self.learners)
-            && !self.learners.iter().any(|&id| self.is_voter(id))
+            && !self
+                .learners
+                .iter()
+                .any(|id| self.voters.binary_search(id).is_ok())
     }
 
     /// The quorum arithmetic of this configuration; `None` without voters.
@@ -450,6 +458,55 @@ mod tests {
             None,
             "no voters"
         );
+    }
+
+    // Every configuration a change produces is one that peers accept: the leader
+    // replicates exactly these bytes, and a follower ignores an append whose
+    // configuration does not decode (so a refused encoding would stall the cluster).
+    // All one- and two-step changes over five ids, from plain configurations with and
+    // without learners — including demoting a voter to a learner in one change.
+    #[test]
+    fn every_changed_configuration_decodes() {
+        let ids = [1, 2, 3, 4, 5].map(NodeId);
+        let steps: Vec<MembershipChange> = ids
+            .iter()
+            .flat_map(|&id| {
+                [
+                    MembershipChange::AddVoter(id),
+                    MembershipChange::AddLearner(id),
+                    MembershipChange::Promote(id),
+                    MembershipChange::Remove(id),
+                ]
+            })
+            .collect();
+        let bases = [
+            Membership::new([1, 2, 3].map(NodeId)),
+            Membership {
+                learners: vec![NodeId(4)],
+                ..Membership::new([1, 2].map(NodeId))
+            },
+        ];
+        let mut checked = 0;
+        for base in &bases {
+            for &a in &steps {
+                for b in std::iter::once(None).chain(steps.iter().copied().map(Some)) {
+                    let changes: Vec<_> = std::iter::once(a).chain(b).collect();
+                    if let Ok(m) = base.apply_changes(&changes) {
+                        assert_eq!(
+                            Membership::decode(&m.encode()).as_ref(),
+                            Some(&m),
+                            "{changes:?} on {base:?}"
+                        );
+                        if m.is_joint() {
+                            let next = m.leave_joint();
+                            assert_eq!(Membership::decode(&next.encode()), Some(next));
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 50, "only {checked} valid changes");
     }
 
     // Thesis §4.1: the configuration in force is the latest in the log; cutting the

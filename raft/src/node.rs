@@ -637,7 +637,7 @@ impl<S: LogStorage> RaftNode<S> {
         if self.role != Role::Leader {
             return;
         }
-        self.sync_progress();
+        self.sync_progress(true);
         if let Some((target, _)) = self.transfer
             && !self.membership.voters.contains(&target)
         {
@@ -650,18 +650,22 @@ impl<S: LogStorage> RaftNode<S> {
     /// force, and — until it commits — of the committed one before it: a node being
     /// removed keeps receiving the log until it holds the configuration without it,
     /// so it learns that it is out and stays quiet instead of campaigning (thesis
-    /// §4.2.3).
-    fn sync_progress(&mut self) {
+    /// §4.2.3). With `keep_tracked` (a new configuration was appended), nodes an
+    /// earlier change removed and that are still being told stay tracked too: the
+    /// next change may come right after C_new commits.
+    fn sync_progress(&mut self, keep_tracked: bool) {
         let mut members = self.membership.members();
         let committed = self.log.committed;
         let keep_previous = self.configs.latest_index() > committed;
-        self.prune_progress = keep_previous;
         self.prune_wait = Ticks::ZERO;
         if keep_previous {
             members.extend(self.configs.at(committed).members());
-            members.sort_unstable();
-            members.dedup();
         }
+        if keep_tracked && self.prune_progress {
+            members.extend(self.progress.iter().map(|(id, _)| *id));
+        }
+        members.sort_unstable();
+        members.dedup();
         let me = self.config.id;
         self.progress
             .retain(|(id, _)| members.binary_search(id).is_ok());
@@ -674,6 +678,17 @@ impl<S: LogStorage> RaftNode<S> {
                 self.progress.insert(at, (id, Progress::new(last)));
             }
         }
+        let membership = &self.membership;
+        self.prune_progress = self
+            .progress
+            .iter()
+            .any(|(id, _)| !membership.contains(*id));
+        // Read acknowledgements only of tracked members: the table stays bounded by
+        // the configuration however often it changes within one leadership.
+        let progress = &self.progress;
+        self.reads
+            .acked
+            .retain(|(id, _)| progress.binary_search_by_key(id, |(p, _)| *p).is_ok());
     }
 
     /// Drop the progress of removed nodes once the configuration without them has
@@ -683,13 +698,15 @@ impl<S: LogStorage> RaftNode<S> {
         if !self.prune_progress || latest > self.log.committed {
             return;
         }
+        // Informed: it holds the configuration without it and has been told that it
+        // committed — a removed node that does not know may campaign to finish the
+        // change (`may_campaign`).
         let members = &self.membership;
-        let informed = self
-            .progress
-            .iter()
-            .all(|(id, pr)| members.contains(*id) || pr.match_index >= latest);
+        let informed = self.progress.iter().all(|(id, pr)| {
+            members.contains(*id) || (pr.match_index >= latest && pr.commit_sent >= latest)
+        });
         if informed || self.prune_wait >= self.config.election_ticks {
-            self.sync_progress();
+            self.sync_progress(false);
         }
     }
 
@@ -770,6 +787,9 @@ impl<S: LogStorage> RaftNode<S> {
         }
         if pr.match_index == self.log.last_index() {
             out.send(*id, Message::TimeoutNow { term: self.term });
+            // The target's flagged campaign passes the voters' leader lease: ours
+            // no longer guarantees that no other leader exists (thesis §6.4.1).
+            self.reads.forfeit_lease();
         } else {
             self.send_append(slot, out);
         }
@@ -811,9 +831,25 @@ impl<S: LogStorage> RaftNode<S> {
             }
             return;
         }
-        if self.election.tick() && self.voters.contains(self.config.id) {
+        if self.election.tick() && self.may_campaign() {
             self.campaign(out);
         }
+    }
+
+    /// Whether this node runs for leader when its timer fires: as a voter of its
+    /// configuration — or of the one before it while the latest is not known to be
+    /// committed. A leader removing itself that stepped down (check-quorum, a crash)
+    /// after appending C_new but before it committed may hold the only log that can
+    /// finish the change, while the remaining voters, still on C_old,new, need its
+    /// vote (thesis §4.2.2). It counts no vote of its own, wins only with C_new's
+    /// majority, and steps down again once C_new commits. Learners never qualify.
+    fn may_campaign(&self) -> bool {
+        let me = self.config.id;
+        if self.voters.contains(me) {
+            return true;
+        }
+        let latest = self.configs.latest_index();
+        latest > self.log.committed && self.configs.at(latest.prev()).is_voter(me)
     }
 
     /// Whether self and the followers heard from since the last check form a quorum;
@@ -832,11 +868,14 @@ impl<S: LogStorage> RaftNode<S> {
 
     /// A follower that heard from a leader less than the minimum election timeout
     /// ago ignores vote requests (thesis §4.2.3): a node that was partitioned away
-    /// cannot depose a healthy leader.
+    /// cannot depose a healthy leader. The leader itself ignores them throughout its
+    /// leadership (its randomized check-quorum timer may run past the minimum): with
+    /// check-quorum it steps down by itself once it stops hearing from a quorum.
     fn in_leader_lease(&self) -> bool {
         (self.config.check_quorum
-            && self.leader.is_some()
-            && self.election.elapsed() < self.config.election_ticks)
+            && (self.role == Role::Leader
+                || (self.leader.is_some()
+                    && self.election.elapsed() < self.config.election_ticks)))
             // With lease reads, a node that just (re)started may have acknowledged a
             // leader's round before it crashed: it stays silent for an election
             // timeout so that lease still holds (thesis §6.4.1).
@@ -893,6 +932,9 @@ impl<S: LogStorage> RaftNode<S> {
     }
 
     fn campaign(&mut self, out: &mut Out) {
+        // A campaign of this node's own timer: a transfer campaign that failed does
+        // not lend its flag to later ones (thesis §3.10).
+        self.campaign_transfer = false;
         if self.config.pre_vote {
             // Pre-vote (thesis §9.6): ask without changing term or vote.
             self.election.reset();
@@ -944,7 +986,7 @@ impl<S: LogStorage> RaftNode<S> {
 
     fn become_leader(&mut self, out: &mut Out) {
         self.progress.clear();
-        self.sync_progress();
+        self.sync_progress(false);
         self.heartbeat_elapsed = Ticks::ZERO;
         self.election.reset();
         self.pending.clear();
@@ -2262,5 +2304,65 @@ mod tests {
         );
         assert!(matches!(refused, Err(ProposeError::TooLarge { .. })));
         assert_eq!(node.last_index(), LogIndex(5));
+    }
+
+    // Every table is bounded by the configuration: a leader that adds and removes a
+    // fresh learner many times, each acknowledging a read round, keeps read
+    // acknowledgements only for the members it still tracks.
+    #[test]
+    fn read_acknowledgements_do_not_outlive_membership() {
+        let mut node =
+            RaftNode::new(Config::new(NodeId(1), [NodeId(1)]), MemStorage::new()).unwrap();
+        let mut out = Actions::new();
+        while node.role() != Role::Leader {
+            node.step(Input::Tick, &mut out);
+        }
+        let persist_all = |node: &mut RaftNode, out: &mut Out| {
+            let tokens: Vec<_> = out
+                .drain()
+                .filter_map(|a| match a {
+                    Action::PersistInBackground { token, .. } => Some(token),
+                    _ => None,
+                })
+                .collect();
+            for token in tokens {
+                node.step(Input::Persisted(token), out);
+            }
+        };
+        persist_all(&mut node, &mut out);
+        for id in 2..42 {
+            let learner = NodeId(id);
+            let add = Request::ChangeMembership(vec![MembershipChange::AddLearner(learner)]);
+            node.step(Input::Request(add), &mut out);
+            persist_all(&mut node, &mut out);
+            node.step(Input::Request(Request::Read(Bytes::new())), &mut out);
+            let seq = crate::ReadSeq(node.reads.last_sent);
+            let ack = Message::ReadHeartbeatResponse {
+                term: node.term,
+                seq,
+            };
+            node.step(
+                Input::Message {
+                    from: learner,
+                    msg: ack,
+                },
+                &mut out,
+            );
+            let remove = Request::ChangeMembership(vec![MembershipChange::Remove(learner)]);
+            node.step(Input::Request(remove), &mut out);
+            persist_all(&mut node, &mut out);
+            for _ in 0..2 * node.config.election_ticks.0 {
+                node.step(Input::Tick, &mut out);
+            }
+            out.clear();
+            assert_eq!(node.membership(), &Membership::new([NodeId(1)]), "{id}");
+        }
+        assert!(node.progress.is_empty());
+        assert!(
+            node.reads.acked.len() <= node.progress.len(),
+            "{} acknowledgements kept for {} tracked members",
+            node.reads.acked.len(),
+            node.progress.len()
+        );
     }
 }

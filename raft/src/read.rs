@@ -83,6 +83,9 @@ pub(crate) struct ReadState {
     pub(crate) sent_at: VecDeque<(u64, u64)>,
     /// Tick at which the round that last renewed the lease was sent.
     pub(crate) lease_from: Option<u64>,
+    /// This leader sent TimeoutNow: voters may elect its target inside their leader
+    /// lease (thesis §3.10), so no lease holds for the rest of this leadership.
+    pub(crate) lease_forfeited: bool,
 }
 
 impl ReadState {
@@ -92,6 +95,15 @@ impl ReadState {
         self.confirmed = 0;
         self.acked.clear();
         self.sent_at.clear();
+        self.lease_from = None;
+        self.lease_forfeited = false;
+    }
+
+    /// Give up the lease until the next leadership: TimeoutNow was sent, and a
+    /// delayed or duplicated copy can start the target's campaign even after the
+    /// transfer aborted.
+    pub(crate) fn forfeit_lease(&mut self) {
+        self.lease_forfeited = true;
         self.lease_from = None;
     }
 
@@ -150,9 +162,10 @@ impl ReadState {
     /// Whether the lease holds now: less than `election - drift` ticks since the
     /// confirmed round was sent (thesis §6.4.1).
     pub(crate) fn lease_holds(&self, election_ticks: u64, drift_ticks: u64) -> bool {
-        self.lease_from.is_some_and(|from| {
-            self.now.saturating_add(drift_ticks) < from.saturating_add(election_ticks)
-        })
+        !self.lease_forfeited
+            && self.lease_from.is_some_and(|from| {
+                self.now.saturating_add(drift_ticks) < from.saturating_add(election_ticks)
+            })
     }
 
     /// Whether some read waits for a round that has not been sent yet.

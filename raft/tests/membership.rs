@@ -480,7 +480,7 @@ fn refusals_are_typed() {
 const HORIZON: u64 = 40 * ELECTION;
 
 /// A change for the cluster as the leader sees it, drawn from `pick`: add a node as
-/// voter or learner, promote a learner, remove a member.
+/// voter or learner, promote a learner, remove a member, demote a voter to a learner.
 fn random_change(m: &Membership, pick: u64) -> Vec<MembershipChange> {
     let id = NodeId(pick % 5 + 1);
     let change = if m.is_learner(id) {
@@ -490,6 +490,12 @@ fn random_change(m: &Membership, pick: u64) -> Vec<MembershipChange> {
             MembershipChange::Promote(id)
         }
     } else if m.voters.contains(&id) {
+        if pick % 7 == 3 {
+            return vec![
+                MembershipChange::Remove(id),
+                MembershipChange::AddLearner(id),
+            ];
+        }
         MembershipChange::Remove(id)
     } else if pick.is_multiple_of(2) {
         MembershipChange::AddVoter(id)
@@ -770,4 +776,418 @@ fn configuration_in_force_follows_the_log() {
     assert_eq!(node.log_term(LogIndex(1)), Some(Term(3)));
     assert_eq!(node.membership(), &old);
     assert!(durable.iter().any(|r| matches!(r, Record::Entries(_))));
+}
+
+// Thesis §4.2.3: a removed server that never learned of its removal (cut off before
+// C_new reached it) times out and, with pre-vote off, sends RequestVote of a higher
+// term. A leader that hears from its quorum must ignore it like its followers do
+// (check-quorum's leader lease) — at every point of its own election-timer cycle,
+// not only in the first election timeout of it — so the removed node never deposes it.
+#[test]
+fn removed_node_cannot_depose_a_healthy_leader_without_pre_vote() {
+    use synod_core::{Action, Actions, Input, Node, PersistToken};
+    use synod_raft::{AppendOutcome, Config, Message, Term};
+    let mut config = Config::new(NodeId(1), nodes(&[1, 2, 3]));
+    config.pre_vote = false;
+    let mut node = RaftNode::new(config, MemStorage::new()).unwrap();
+    let mut out = Actions::new();
+    while node.role() != Role::Candidate {
+        node.step(Input::Tick, &mut out);
+    }
+    let grant = Message::RequestVoteResponse {
+        term: Term(1),
+        pre_vote: false,
+        granted: true,
+    };
+    node.step(
+        Input::Message {
+            from: NodeId(2),
+            msg: grant,
+        },
+        &mut out,
+    );
+    assert_eq!(node.role(), Role::Leader);
+    for tick in 0..100 {
+        node.step(Input::Tick, &mut out);
+        // The followers answer every append: the leader hears from its quorum.
+        let tokens: Vec<_> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::PersistInBackground { token, .. } => Some(token),
+                _ => None,
+            })
+            .collect();
+        for PersistToken(t) in tokens {
+            node.step(Input::Persisted(PersistToken(t)), &mut out);
+        }
+        for from in [2, 3] {
+            let matched = Message::AppendEntriesResponse {
+                term: Term(1),
+                outcome: AppendOutcome::Matched {
+                    match_index: node.last_index(),
+                },
+            };
+            node.step(
+                Input::Message {
+                    from: NodeId(from),
+                    msg: matched,
+                },
+                &mut out,
+            );
+        }
+        // Node 4, removed by a change it never received, campaigns with a log as
+        // long as the leader's.
+        let disrupt = Message::RequestVote {
+            term: Term(node.term().0 + 1),
+            pre_vote: false,
+            transfer: false,
+            last_log_index: node.last_index(),
+            last_log_term: node.log_term(node.last_index()).unwrap(),
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(4),
+                msg: disrupt,
+            },
+            &mut out,
+        );
+        out.clear();
+        assert_eq!(
+            (node.role(), node.term()),
+            (Role::Leader, Term(1)),
+            "deposed at tick {tick}"
+        );
+    }
+}
+
+// Thesis §4.2.1/§4.3: a follower demoted from voter to learner in one change
+// (`[Remove(id), AddLearner(id)]`) — the joint configuration lists it both as an
+// outgoing voter and as a learner. Every follower must accept that entry: the cluster
+// settles on the two remaining voters, the learner keeps applying the log, and it
+// stays quiet.
+#[test]
+fn demote_a_voter_to_a_learner() {
+    check_seeds("demote_a_voter_to_a_learner", 8, |seed| {
+        let (mut sim, _) = cluster_growing(seed, 3, &nodes(&[1, 2, 3]));
+        let l = settle(&mut sim)?;
+        let demoted = NodeId(l.0 % 3 + 1);
+        let answer = change(
+            &mut sim,
+            &[
+                MembershipChange::Remove(demoted),
+                MembershipChange::AddLearner(demoted),
+            ],
+        )?;
+        if !matches!(answer, Event::MembershipProposed { .. }) {
+            return Err(format!("demotion refused: {answer:?}"));
+        }
+        let rest: Vec<NodeId> = ids(3).into_iter().filter(|&id| id != demoted).collect();
+        let target = Membership {
+            learners: vec![demoted],
+            ..Membership::new(rest.iter().copied())
+        };
+        run_until_settled(&mut sim, &target, &ids(3))?;
+        let seen = sim.events().len();
+        for i in 0..3 {
+            commit_one(&mut sim, &format!("c{i}"), &ids(3))?;
+        }
+        sim.run_for(5 * ELECTION).map_err(|v| v.to_string())?;
+        quiet_since(&sim, demoted, seen)
+    });
+}
+
+/// Storage holding `records` in order (a restart's durable state).
+fn storage_of(records: &[synod_raft::Record]) -> MemStorage {
+    let mut storage = MemStorage::new();
+    for record in records {
+        synod_raft::LogStorage::apply(&mut storage, record).unwrap();
+    }
+    storage
+}
+
+fn config_entry(index: u64, term: u64, m: &Membership) -> synod_raft::Entry {
+    synod_raft::Entry {
+        index: synod_raft::LogIndex(index),
+        term: synod_raft::Term(term),
+        kind: synod_raft::EntryKind::Membership,
+        data: m.encode(),
+    }
+}
+
+// Thesis §4.1 and §5.1 on restart: the configuration in force comes from the latest
+// configuration entry after the snapshot, else from the snapshot's metadata — not from
+// `Config::voters`; and a node that is a learner there never campaigns, even though
+// its `Config::voters` (stale) lists it as a voter.
+#[test]
+fn restart_takes_the_configuration_from_snapshot_and_log() {
+    use synod_core::{Actions, Input, Node};
+    use synod_raft::{Config, Entry, EntryKind, LogIndex, Record, Snapshot, SnapshotMeta, Term};
+    let with_learner = Membership {
+        learners: vec![NodeId(4)],
+        ..voters_of(&[1, 2, 3])
+    };
+    let snapshot = Record::Snapshot(Snapshot {
+        meta: SnapshotMeta {
+            index: LogIndex(5),
+            term: Term(1),
+            membership: with_learner.clone(),
+        },
+        data: Bytes::new(),
+    });
+    let noop = |index| Entry {
+        index: LogIndex(index),
+        term: Term(2),
+        kind: EntryKind::Noop,
+        data: Bytes::new(),
+    };
+    let joint = with_learner
+        .apply_changes(&[MembershipChange::Remove(NodeId(3))])
+        .unwrap();
+    let configured = Config::new(NodeId(4), nodes(&[1, 2, 3, 4]));
+    // Snapshot only: its configuration.
+    let node = RaftNode::new(
+        configured.clone(),
+        storage_of(std::slice::from_ref(&snapshot)),
+    )
+    .unwrap();
+    assert_eq!(node.membership(), &with_learner);
+    // Snapshot, then a log holding a configuration entry after it.
+    let records = [
+        snapshot.clone(),
+        Record::Entries(vec![noop(6), config_entry(7, 2, &joint), noop(8)]),
+    ];
+    let mut node = RaftNode::new(configured.clone(), storage_of(&records)).unwrap();
+    assert_eq!(node.membership(), &joint);
+    // The learner never campaigns, however long it hears nothing.
+    let mut out = Actions::new();
+    for _ in 0..100 {
+        node.step(Input::Tick, &mut out);
+        assert_eq!(node.role(), Role::Follower);
+        assert!(
+            !out.as_slice().iter().any(|a| matches!(
+                a,
+                synod_core::Action::Send {
+                    msg: synod_raft::Message::RequestVote { .. },
+                    ..
+                }
+            )),
+            "a learner campaigned"
+        );
+        out.clear();
+    }
+    assert_eq!(node.term(), Term(0));
+}
+
+// Thesis §4.3: a leader that finds a committed C_old,new without C_new after it (its
+// predecessor crashed in between) appends C_new itself — once, in its own term — and
+// after C_new commits appends no further configuration.
+#[test]
+fn new_leader_finishes_a_committed_joint_change_once() {
+    use synod_core::{Action, Actions, Input, Node};
+    use synod_raft::{
+        AppendOutcome, Config, Entry, EntryKind, HardState, LogIndex, Message, Record, Term,
+    };
+    let joint = voters_of(&[1, 2, 3])
+        .apply_changes(&[MembershipChange::AddVoter(NodeId(4))])
+        .unwrap();
+    let records = [
+        Record::Entries(vec![
+            Entry {
+                index: LogIndex(1),
+                term: Term(1),
+                kind: EntryKind::Noop,
+                data: Bytes::new(),
+            },
+            config_entry(2, 1, &joint),
+        ]),
+        Record::HardState(HardState {
+            term: Term(1),
+            voted_for: None,
+        }),
+    ];
+    let mut node = RaftNode::new(
+        Config::new(NodeId(1), nodes(&[1, 2, 3])),
+        storage_of(&records),
+    )
+    .unwrap();
+    assert_eq!(node.membership(), &joint);
+    let mut out = Actions::new();
+    while node.role() != Role::PreCandidate {
+        node.step(Input::Tick, &mut out);
+    }
+    let deliver = |node: &mut RaftNode, out: &mut Actions<_, _, _>, from: u64, msg| {
+        node.step(
+            Input::Message {
+                from: NodeId(from),
+                msg,
+            },
+            out,
+        );
+    };
+    for pre_vote in [true, false] {
+        for from in [2, 3] {
+            let grant = Message::RequestVoteResponse {
+                term: Term(2),
+                pre_vote,
+                granted: true,
+            };
+            deliver(&mut node, &mut out, from, grant);
+        }
+    }
+    assert_eq!((node.role(), node.term()), (Role::Leader, Term(2)));
+    // Its no-op (3) and whatever follows become durable and reach nodes 2, 3 and 4.
+    for _ in 0..5 {
+        let tokens: Vec<_> = out
+            .drain()
+            .filter_map(|a| match a {
+                Action::PersistInBackground { token, .. } => Some(token),
+                _ => None,
+            })
+            .collect();
+        for token in tokens {
+            node.step(Input::Persisted(token), &mut out);
+        }
+        for from in [2, 3, 4] {
+            let matched = Message::AppendEntriesResponse {
+                term: Term(2),
+                outcome: AppendOutcome::Matched {
+                    match_index: node.last_index(),
+                },
+            };
+            deliver(&mut node, &mut out, from, matched);
+        }
+    }
+    let c_new = joint.leave_joint();
+    assert_eq!(node.membership(), &c_new);
+    assert_eq!(
+        (node.last_index(), node.commit_index()),
+        (LogIndex(4), LogIndex(4))
+    );
+    let mut read = Vec::new();
+    synod_raft::LogStorage::entries(node.storage(), LogIndex(4), LogIndex(4), 1 << 20, &mut read)
+        .unwrap();
+    let entry = &read[0];
+    assert_eq!(
+        (entry.term, entry.kind, Membership::decode(&entry.data)),
+        (Term(2), EntryKind::Membership, Some(c_new))
+    );
+}
+
+// Thesis §4.2.3: a follower removed while cut off must still be told once it is back
+// (the leader keeps replicating to it until it holds the configuration without it),
+// even if the next change — here adding a learner — is appended right after C_new
+// commits: that append must not drop the removed node early. Otherwise it never
+// learns it is out and keeps campaigning.
+#[test]
+fn removed_node_is_informed_despite_a_quick_next_change() {
+    check_seeds(
+        "removed_node_is_informed_despite_a_quick_next_change",
+        8,
+        |seed| {
+            let (mut sim, _) = cluster_growing(seed, 4, &nodes(&[1, 2, 3]));
+            let l = settle(&mut sim)?;
+            let gone = NodeId(l.0 % 3 + 1);
+            sim.apply(Fault::Partition(vec![vec![gone]]))
+                .map_err(|e| e.to_string())?;
+            change(&mut sim, &[MembershipChange::Remove(gone)])?;
+            let rest: Vec<NodeId> = nodes(&[1, 2, 3])
+                .into_iter()
+                .filter(|&id| id != gone)
+                .collect();
+            run_until_settled(&mut sim, &Membership::new(rest.iter().copied()), &rest)?;
+            let answer = change(&mut sim, &[MembershipChange::AddLearner(NodeId(4))])?;
+            if !matches!(answer, Event::MembershipProposed { .. }) {
+                return Err(format!("learner refused: {answer:?}"));
+            }
+            sim.apply(Fault::Heal).map_err(|e| e.to_string())?;
+            sim.run_for(5 * ELECTION).map_err(|v| v.to_string())?;
+            let theirs = sim.node(gone).ok_or("removed node gone")?.raft.membership();
+            if theirs.is_voter(gone) {
+                return Err(format!("the removed node still votes in {theirs:?}"));
+            }
+            Ok(())
+        },
+    );
+}
+
+// Thesis §4.2.2: a leader removing itself that stepped down (check-quorum, a crash)
+// after appending C_new but before it committed may hold the only log that can finish
+// the change: the remaining voter, still on C_old,new, needs its vote and is not up
+// to date enough to get it. So a node that is a voter of the configuration before
+// its latest, uncommitted one still campaigns (counting no vote of its own); it wins
+// with C_new's majority, commits C_new, and steps down again.
+#[test]
+fn removed_leader_finishes_its_uncommitted_c_new() {
+    use synod_core::{Action, Actions, Input, Node};
+    use synod_raft::{
+        AppendOutcome, Config, Entry, EntryKind, HardState, LogIndex, Message, Record, Term,
+    };
+    let old = voters_of(&[2, 3]);
+    let joint = old
+        .apply_changes(&[MembershipChange::Remove(NodeId(2))])
+        .unwrap();
+    let c_new = joint.leave_joint();
+    let records = [
+        Record::Entries(vec![
+            Entry {
+                index: LogIndex(1),
+                term: Term(1),
+                kind: EntryKind::Noop,
+                data: Bytes::new(),
+            },
+            config_entry(2, 1, &joint),
+            config_entry(3, 1, &c_new),
+        ]),
+        Record::HardState(HardState {
+            term: Term(1),
+            voted_for: Some(NodeId(2)),
+        }),
+    ];
+    let mut node =
+        RaftNode::new(Config::new(NodeId(2), nodes(&[2, 3])), storage_of(&records)).unwrap();
+    assert_eq!(node.membership(), &c_new);
+    let mut out = Actions::new();
+    for _ in 0..100 {
+        node.step(Input::Tick, &mut out);
+        if node.role() == Role::PreCandidate {
+            break;
+        }
+    }
+    assert_eq!(
+        node.role(),
+        Role::PreCandidate,
+        "the removed leader never campaigns"
+    );
+    let deliver = |node: &mut RaftNode, out: &mut Actions<_, _, _>, msg| {
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg,
+            },
+            out,
+        );
+    };
+    for pre_vote in [true, false] {
+        let grant = Message::RequestVoteResponse {
+            term: Term(2),
+            pre_vote,
+            granted: true,
+        };
+        deliver(&mut node, &mut out, grant);
+    }
+    assert_eq!((node.role(), node.term()), (Role::Leader, Term(2)));
+    let matched = Message::AppendEntriesResponse {
+        term: Term(2),
+        outcome: AppendOutcome::Matched {
+            match_index: node.last_index(),
+        },
+    };
+    deliver(&mut node, &mut out, matched);
+    assert_eq!(node.commit_index(), node.last_index());
+    assert_ne!(node.role(), Role::Leader, "steps down once C_new commits");
+    assert!(
+        out.as_slice()
+            .iter()
+            .any(|a| matches!(a, Action::Emit(Event::RemovedFromCluster { .. })))
+    );
 }

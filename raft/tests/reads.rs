@@ -396,3 +396,94 @@ fn bogus_acknowledgements_confirm_nothing() {
     ack(&mut node, &mut out, 2, 1, 1);
     assert!(ready(&out).is_empty(), "each read is answered once");
 }
+
+// Thesis §3.10 with §6.4.1: once the leader has sent TimeoutNow, voters may grant the
+// target's flagged vote inside their leader lease, so a new leader can commit writes
+// while this one's lease still looks valid. A lease read then could be stale: after
+// TimeoutNow the leader confirms every read with a round — for the rest of its term,
+// since a delayed or duplicated TimeoutNow can still start the target's campaign
+// after the transfer aborted.
+#[test]
+fn no_lease_reads_once_timeout_now_was_sent() {
+    let mut config = leader_config();
+    config.lease_read = true;
+    let (mut node, mut out) = new_leader(config);
+    commit_noop(&mut node, &mut out);
+    read(&mut node, &mut out, "a");
+    ack(&mut node, &mut out, 2, 1, 1);
+    out.clear();
+    read(&mut node, &mut out, "b");
+    assert_eq!(ready(&out), [("b".into(), 1)], "the lease holds");
+    out.clear();
+    // Node 2 holds the whole log: the leader tells it to campaign at once.
+    node.step(
+        Input::Request(Request::TransferLeadership(NodeId(2))),
+        &mut out,
+    );
+    assert!(
+        out.as_slice().iter().any(|a| matches!(
+            a,
+            Action::Send {
+                to: NodeId(2),
+                msg: Message::TimeoutNow { .. }
+            }
+        )),
+        "TimeoutNow sent"
+    );
+    out.clear();
+    read(&mut node, &mut out, "c");
+    assert!(ready(&out).is_empty(), "a lease read during the transfer");
+    // Node 3 keeps acknowledging every round until the transfer aborts; the lease
+    // must not come back in this term.
+    for _ in 0..12 {
+        node.step(Input::Tick, &mut out);
+        for (to, seq) in rounds(&out) {
+            if to == 3 {
+                ack(&mut node, &mut out, 3, 1, seq);
+            }
+        }
+        out.clear();
+    }
+    assert_eq!(node.role(), Role::Leader);
+    read(&mut node, &mut out, "d");
+    assert!(
+        ready(&out).is_empty(),
+        "a lease read after the aborted transfer"
+    );
+    let round = rounds(&out);
+    assert!(!round.is_empty(), "the read starts a round");
+    out.clear();
+    ack(&mut node, &mut out, 3, 1, round[0].1);
+    assert_eq!(ready(&out), [("d".into(), 1)], "served after the round");
+}
+
+// Thesis §4.3 with §6.4: while C_old,new is in force a read round is confirmed only by
+// a majority of each half — here {1, 2, 3} → {1, 4, 5}: node 2's acknowledgement makes
+// a majority of C_old but not of C_new, node 4's completes it.
+#[test]
+fn read_rounds_need_both_majorities_while_joint() {
+    use synod_raft::MembershipChange;
+    let (mut node, mut out) = new_leader(leader_config());
+    commit_noop(&mut node, &mut out);
+    let changes = vec![
+        MembershipChange::AddVoter(NodeId(4)),
+        MembershipChange::AddVoter(NodeId(5)),
+        MembershipChange::Remove(NodeId(2)),
+        MembershipChange::Remove(NodeId(3)),
+    ];
+    node.step(Input::Request(Request::ChangeMembership(changes)), &mut out);
+    assert!(node.membership().is_joint());
+    out.clear();
+    read(&mut node, &mut out, "j");
+    let round = rounds(&out);
+    assert!(
+        round.iter().any(|&(to, _)| to == 4),
+        "the round reaches C_new"
+    );
+    let seq = round[0].1;
+    ack(&mut node, &mut out, 2, 1, seq);
+    ack(&mut node, &mut out, 3, 1, seq);
+    assert!(ready(&out).is_empty(), "confirmed by C_old alone");
+    ack(&mut node, &mut out, 4, 1, seq);
+    assert_eq!(ready(&out), [("j".into(), 1)]);
+}

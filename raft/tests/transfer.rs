@@ -198,3 +198,141 @@ fn invalid_transfers_are_refused() {
         assert!(refused, "{node} -> {target} was not refused");
     }
 }
+
+// Thesis §3.10: only the campaign the leader started with TimeoutNow carries the
+// transfer flag that lets it past the voters' leader lease. If that campaign fails
+// and the target times out and campaigns again on its own, the flag is gone —
+// otherwise a target cut off during its transfer later disrupts a healthy leader.
+#[test]
+fn only_the_campaign_timeout_now_started_is_flagged() {
+    use synod_core::{Action, Actions, Input, Node};
+    use synod_raft::{Config, MemStorage, Message, RaftNode, Term};
+    let mut node = RaftNode::new(
+        Config::new(NodeId(2), [1, 2, 3].map(NodeId)),
+        MemStorage::new(),
+    )
+    .unwrap();
+    let mut out = Actions::new();
+    let heartbeat = Message::AppendEntries {
+        term: Term(1),
+        prev_log_index: synod_raft::LogIndex(0),
+        prev_log_term: Term(0),
+        entries: Vec::new(),
+        leader_commit: synod_raft::LogIndex(0),
+    };
+    node.step(
+        Input::Message {
+            from: NodeId(1),
+            msg: heartbeat,
+        },
+        &mut out,
+    );
+    let timeout_now = Message::TimeoutNow { term: Term(1) };
+    node.step(
+        Input::Message {
+            from: NodeId(1),
+            msg: timeout_now,
+        },
+        &mut out,
+    );
+    let flags = |out: &mut Actions<_, _, _>| -> Vec<(bool, bool)> {
+        out.drain()
+            .filter_map(|a| match a {
+                Action::Send {
+                    msg:
+                        Message::RequestVote {
+                            pre_vote, transfer, ..
+                        },
+                    ..
+                } => Some((pre_vote, transfer)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(node.role(), Role::Candidate);
+    assert!(
+        flags(&mut out)
+            .iter()
+            .all(|&(pre, transfer)| !pre && transfer)
+    );
+    // Nobody answers; the candidate times out, wins a pre-vote and campaigns again.
+    while node.role() != Role::PreCandidate {
+        node.step(Input::Tick, &mut out);
+    }
+    let grant = Message::RequestVoteResponse {
+        term: Term(3),
+        pre_vote: true,
+        granted: true,
+    };
+    node.step(
+        Input::Message {
+            from: NodeId(3),
+            msg: grant,
+        },
+        &mut out,
+    );
+    assert_eq!((node.role(), node.term()), (Role::Candidate, Term(3)));
+    let sent = flags(&mut out);
+    assert!(sent.iter().any(|&(pre, _)| !pre), "vote requests sent");
+    assert!(
+        sent.iter().all(|&(_, transfer)| !transfer),
+        "a campaign of its own is flagged as a transfer: {sent:?}"
+    );
+}
+
+// Thesis §3.10 with §4.3: while C_old,new is in force, a voter on its way out (in
+// C_old only) cannot be handed leadership — it could not lead C_new — while a voter of
+// C_new can.
+#[test]
+fn no_transfer_to_a_voter_being_removed() {
+    use synod_core::{Actions, Input, Node, PersistToken};
+    use synod_raft::{
+        AppendOutcome, Config, LogIndex, MemStorage, MembershipChange, Message, RaftNode, Term,
+    };
+    let mut node = RaftNode::new(
+        Config::new(NodeId(1), [1, 2, 3].map(NodeId)),
+        MemStorage::new(),
+    )
+    .unwrap();
+    let mut out = Actions::new();
+    while node.role() != Role::PreCandidate {
+        node.step(Input::Tick, &mut out);
+    }
+    for pre_vote in [true, false] {
+        let grant = Message::RequestVoteResponse {
+            term: Term(1),
+            pre_vote,
+            granted: true,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant,
+            },
+            &mut out,
+        );
+    }
+    node.step(Input::Persisted(PersistToken(1)), &mut out);
+    let matched = Message::AppendEntriesResponse {
+        term: Term(1),
+        outcome: AppendOutcome::Matched {
+            match_index: LogIndex(1),
+        },
+    };
+    node.step(
+        Input::Message {
+            from: NodeId(2),
+            msg: matched,
+        },
+        &mut out,
+    );
+    assert_eq!(node.commit_index(), LogIndex(1));
+    node.change_membership(&[MembershipChange::Remove(NodeId(3))], &mut out)
+        .unwrap();
+    assert!(node.membership().is_joint());
+    assert_eq!(
+        node.transfer_leadership(NodeId(3), &mut out),
+        Err(TransferError::NotAVoter(NodeId(3)))
+    );
+    assert_eq!(node.transfer_leadership(NodeId(2), &mut out), Ok(()));
+}
