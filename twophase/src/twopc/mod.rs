@@ -45,7 +45,7 @@ mod participant;
 pub use crate::api::{BeginError, Event, Request};
 pub use message::{Message, Record};
 
-use crate::plumbing::Plumbing;
+use crate::plumbing::{CommitNode, Plumbing};
 use crate::{Outcome, Resource, TxId};
 use coordinator::Coordinator;
 use participant::Participant;
@@ -233,21 +233,7 @@ impl<R: Resource> TwoPhaseNode<R> {
         self.participant.outcome(tx)
     }
 
-    /// Log this life's epoch before the first message that depends on it.
-    fn ensure_epoch(&mut self, out: &mut TwoPhaseActions<R>) {
-        self.plumbing.ensure_epoch(Record::Epoch(self.epoch), out);
-    }
-
-    /// Send, or queue for this same step when addressed to ourselves.
-    fn send(&mut self, to: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
-        self.plumbing.send(to, msg, out);
-    }
-
-    fn background(&mut self, record: Record<R::Redo>, out: &mut TwoPhaseActions<R>) {
-        self.plumbing.background(record, out);
-    }
-
-    fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
+    fn dispatch(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
         match msg {
             Message::Prepare {
                 tx,
@@ -267,17 +253,6 @@ impl<R: Resource> TwoPhaseNode<R> {
             Message::Undecided { tx, uncertain } => self.on_undecided(from, tx, uncertain, out),
         }
     }
-
-    fn violation(
-        &mut self,
-        tx: TxId,
-        from: NodeId,
-        violation: crate::Violation,
-        out: &mut TwoPhaseActions<R>,
-    ) {
-        self.stats.violations += 1;
-        crate::plumbing::report_violation(tx, from, violation, out);
-    }
 }
 
 impl<R: Resource> Node for TwoPhaseNode<R> {
@@ -296,16 +271,30 @@ impl<R: Resource> Node for TwoPhaseNode<R> {
                 self.coordinator_tick(out);
                 self.participant_tick(out);
             }
-            Input::Message { from, msg } => self.on_message(from, msg, out),
+            Input::Message { from, msg } => self.dispatch(from, msg, out),
             Input::Request(Request::Begin { tag, participants }) => {
                 self.begin(tag, participants, out)
             }
             Input::Persisted(_) => {}
         }
-        // Messages to ourselves, in the order they were "sent".
-        while let Some(msg) = self.plumbing.next_local() {
-            let me = self.config.id;
-            self.on_message(me, msg, out);
-        }
+        self.handle_local(out);
+    }
+}
+
+impl<R: Resource> CommitNode for TwoPhaseNode<R> {
+    fn plumbing(&mut self) -> &mut Plumbing<Message<R::Work>> {
+        &mut self.plumbing
+    }
+
+    fn epoch_record(&self) -> Record<R::Redo> {
+        Record::Epoch(self.epoch)
+    }
+
+    fn violations(&mut self) -> &mut u64 {
+        &mut self.stats.violations
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
+        self.dispatch(from, msg, out);
     }
 }
