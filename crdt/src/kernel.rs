@@ -184,6 +184,30 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
     }
 }
 
+/// `Lattice` for a type that is a [`DotKernel`] in its field `kernel` and nothing
+/// more (the flags, the multi-value register): its join, causal history and checks
+/// are exactly the kernel's. Generic parameters with their bounds follow in
+/// brackets: `lattice_via_kernel!(MvReg<V>, [V: Clone + PartialEq + Debug])`.
+macro_rules! lattice_via_kernel {
+    ($ty:ty $(, [$($generics:tt)*])?) => {
+        impl<$($($generics)*)?> $crate::Lattice for $ty {
+            fn seen(&self) -> synod_clocks::VersionVector {
+                $crate::Lattice::seen(&self.kernel)
+            }
+            fn frontier(&self, replica: synod_core::NodeId) -> u64 {
+                $crate::Lattice::frontier(&self.kernel, replica)
+            }
+            fn join(&mut self, other: &Self) {
+                $crate::Lattice::join(&mut self.kernel, &other.kernel);
+            }
+            fn validate(&self) -> Result<(), $crate::InvalidState> {
+                $crate::Lattice::validate(&self.kernel)
+            }
+        }
+    };
+}
+pub(crate) use lattice_via_kernel;
+
 /// A context decoded from elsewhere must be canonical (a valid vector, a sorted and
 /// compacted cloud), or equal states would compare unequal and lookups misbehave.
 pub(crate) fn validate_context(cc: &CausalContext) -> Result<(), InvalidState> {
