@@ -117,8 +117,12 @@ fn drive(
                 sim.request(client, request).expect("client is up");
                 in_flight.insert(client, op);
             }
+            // Done when every client finished its operations or is down (a client
+            // crashed for good issues and completes nothing more: running on would
+            // only tick the cluster until the step limit, adding nothing to the
+            // history).
             clients.iter().all(|c| {
-                issued[c] == ops_per_client && (!in_flight.contains_key(c) || !sim.is_up(*c))
+                !sim.is_up(*c) || (issued[c] == ops_per_client && !in_flight.contains_key(c))
             })
         },
         2_000_000,
