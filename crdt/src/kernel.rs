@@ -174,13 +174,7 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
 
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
-        for dot in self.entries.keys() {
-            validate_dot(*dot)?;
-        }
-        match self.entries.keys().find(|d| !self.context.contains(**d)) {
-            Some(dot) => Err(InvalidState::DotNotInContext(*dot)),
-            None => Ok(()),
-        }
+        validate_dots(&self.context, self.entries.keys().copied())
     }
 }
 
@@ -223,6 +217,22 @@ pub(crate) fn validate_vv(vv: &VersionVector) -> Result<(), InvalidState> {
 /// claim to contain it).
 pub(crate) fn validate_dot(dot: Dot) -> Result<(), InvalidState> {
     dot.validate().map_err(not_canonical)
+}
+
+/// Stored dots from elsewhere: each names an event ([`validate_dot`]), and each is
+/// covered by the state's own `context` (a dot outside it would be dropped, or
+/// resurrected, by the next join).
+pub(crate) fn validate_dots(
+    context: &CausalContext,
+    dots: impl Iterator<Item = Dot> + Clone,
+) -> Result<(), InvalidState> {
+    for dot in dots.clone() {
+        validate_dot(dot)?;
+    }
+    match dots.into_iter().find(|d| !context.contains(*d)) {
+        Some(dot) => Err(InvalidState::DotNotInContext(dot)),
+        None => Ok(()),
+    }
 }
 
 fn not_canonical(e: synod_clocks::DecodeError) -> InvalidState {
