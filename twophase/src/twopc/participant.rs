@@ -297,15 +297,7 @@ impl<R: Resource> TwoPhaseNode<R> {
                 // A no vote is not logged, so a crash could forget it and a later,
                 // duplicated PREPARE get a yes — harmless while nobody acted on the
                 // no. Before a peer aborts on our word, make the no durable.
-                Some(Memo::VotedNo) => {
-                    self.ensure_epoch(out);
-                    self.participant.remember(tx, Memo::Refused);
-                    out.persist(Record::Refused { tx });
-                    Message::Decision {
-                        tx,
-                        outcome: Outcome::Abort,
-                    }
-                }
+                Some(Memo::VotedNo) => self.refuse(tx, out),
                 Some(Memo::ReadOnly) => Message::Undecided {
                     tx,
                     uncertain: false,
@@ -314,15 +306,7 @@ impl<R: Resource> TwoPhaseNode<R> {
                 // the transaction can only abort, and say so. A restarted process may
                 // have voted read-only before its crash (that vote is not logged), so
                 // it may not refuse.
-                None if !self.restarted && !self.participant.forgot => {
-                    self.ensure_epoch(out);
-                    self.participant.remember(tx, Memo::Refused);
-                    out.persist(Record::Refused { tx });
-                    Message::Decision {
-                        tx,
-                        outcome: Outcome::Abort,
-                    }
-                }
+                None if !self.restarted && !self.participant.forgot => self.refuse(tx, out),
                 None => Message::Undecided {
                     tx,
                     uncertain: false,
@@ -330,6 +314,18 @@ impl<R: Resource> TwoPhaseNode<R> {
             }
         };
         self.send(from, reply, out);
+    }
+
+    /// Refuse `tx` durably (so this participant can never vote yes on it, not even
+    /// after a crash) and return the answer: abort.
+    fn refuse(&mut self, tx: TxId, out: &mut TwoPhaseActions<R>) -> Message<R::Work> {
+        self.ensure_epoch(out);
+        self.participant.remember(tx, Memo::Refused);
+        out.persist(Record::Refused { tx });
+        Message::Decision {
+            tx,
+            outcome: Outcome::Abort,
+        }
     }
 
     pub(super) fn on_undecided(
