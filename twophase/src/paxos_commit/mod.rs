@@ -319,8 +319,48 @@ impl<R: Resource> PaxosCommitNode<R> {
     fn known_outcome(&self, tx: TxId) -> Option<Outcome> {
         self.learned.get(&tx).copied().or_else(|| self.outcome(tx))
     }
+}
 
-    fn dispatch(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
+impl<R: Resource> Node for PaxosCommitNode<R> {
+    type Message = Message<R::Work>;
+    type Request = Request<R::Work>;
+    type Persist = Record<R::Redo>;
+    type Event = Event;
+
+    fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    fn step(&mut self, input: Input<Self::Message, Self::Request>, out: &mut PaxosActions<R>) {
+        match input {
+            Input::Tick => {
+                self.leader_tick(out);
+                self.rm_tick(out);
+            }
+            Input::Message { from, msg } => self.on_message(from, msg, out),
+            Input::Request(Request::Begin { tag, participants }) => {
+                self.begin(tag, participants, out)
+            }
+            Input::Persisted(_) => {}
+        }
+        self.handle_local(out);
+    }
+}
+
+impl<R: Resource> CommitNode for PaxosCommitNode<R> {
+    fn plumbing(&mut self) -> &mut Plumbing<Message<R::Work>> {
+        &mut self.plumbing
+    }
+
+    fn epoch_record(&self) -> Record<R::Redo> {
+        Record::Epoch(self.epoch)
+    }
+
+    fn violations(&mut self) -> &mut u64 {
+        &mut self.stats.violations
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
         match msg {
             Message::Prepare { tx, rms, work } => self.on_prepare(from, tx, rms, work, out),
             Message::Phase2a {
@@ -368,49 +408,5 @@ impl<R: Resource> PaxosCommitNode<R> {
                 }
             }
         }
-    }
-}
-
-impl<R: Resource> Node for PaxosCommitNode<R> {
-    type Message = Message<R::Work>;
-    type Request = Request<R::Work>;
-    type Persist = Record<R::Redo>;
-    type Event = Event;
-
-    fn id(&self) -> NodeId {
-        self.config.id
-    }
-
-    fn step(&mut self, input: Input<Self::Message, Self::Request>, out: &mut PaxosActions<R>) {
-        match input {
-            Input::Tick => {
-                self.leader_tick(out);
-                self.rm_tick(out);
-            }
-            Input::Message { from, msg } => self.dispatch(from, msg, out),
-            Input::Request(Request::Begin { tag, participants }) => {
-                self.begin(tag, participants, out)
-            }
-            Input::Persisted(_) => {}
-        }
-        self.handle_local(out);
-    }
-}
-
-impl<R: Resource> CommitNode for PaxosCommitNode<R> {
-    fn plumbing(&mut self) -> &mut Plumbing<Message<R::Work>> {
-        &mut self.plumbing
-    }
-
-    fn epoch_record(&self) -> Record<R::Redo> {
-        Record::Epoch(self.epoch)
-    }
-
-    fn violations(&mut self) -> &mut u64 {
-        &mut self.stats.violations
-    }
-
-    fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
-        self.dispatch(from, msg, out);
     }
 }

@@ -232,27 +232,6 @@ impl<R: Resource> TwoPhaseNode<R> {
     pub fn outcome(&self, tx: TxId) -> Option<Outcome> {
         self.participant.outcome(tx)
     }
-
-    fn dispatch(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
-        match msg {
-            Message::Prepare {
-                tx,
-                participants,
-                work,
-            } => self.on_prepare(from, tx, participants, work, out),
-            Message::Vote { tx, vote } => self.on_vote(from, tx, vote, out),
-            Message::Decision { tx, outcome } => self.on_decision(from, tx, outcome, out),
-            Message::Ack { tx } => self.on_ack(from, tx, out),
-            Message::Inquire { tx } => {
-                if tx.coordinator == self.config.id {
-                    self.on_inquire_as_coordinator(from, tx, out);
-                } else {
-                    self.on_inquire_as_peer(from, tx, out);
-                }
-            }
-            Message::Undecided { tx, uncertain } => self.on_undecided(from, tx, uncertain, out),
-        }
-    }
 }
 
 impl<R: Resource> Node for TwoPhaseNode<R> {
@@ -271,7 +250,7 @@ impl<R: Resource> Node for TwoPhaseNode<R> {
                 self.coordinator_tick(out);
                 self.participant_tick(out);
             }
-            Input::Message { from, msg } => self.dispatch(from, msg, out),
+            Input::Message { from, msg } => self.on_message(from, msg, out),
             Input::Request(Request::Begin { tag, participants }) => {
                 self.begin(tag, participants, out)
             }
@@ -295,6 +274,23 @@ impl<R: Resource> CommitNode for TwoPhaseNode<R> {
     }
 
     fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
-        self.dispatch(from, msg, out);
+        match msg {
+            Message::Prepare {
+                tx,
+                participants,
+                work,
+            } => self.on_prepare(from, tx, participants, work, out),
+            Message::Vote { tx, vote } => self.on_vote(from, tx, vote, out),
+            Message::Decision { tx, outcome } => self.on_decision(from, tx, outcome, out),
+            Message::Ack { tx } => self.on_ack(from, tx, out),
+            Message::Inquire { tx } => {
+                if tx.coordinator == self.config.id {
+                    self.on_inquire_as_coordinator(from, tx, out);
+                } else {
+                    self.on_inquire_as_peer(from, tx, out);
+                }
+            }
+            Message::Undecided { tx, uncertain } => self.on_undecided(from, tx, uncertain, out),
+        }
     }
 }
