@@ -275,6 +275,14 @@ impl<T> DvvSet<T> {
     /// One anonymous value written by a client that had read `context`.
     pub fn with_context(context: &VersionVector, value: T) -> Self {
         DvvSet {
+            anonymous: vec![value],
+            ..Self::with_context_empty(context)
+        }
+    }
+
+    /// The causal history `context` with no values at all.
+    fn with_context_empty(context: &VersionVector) -> DvvSet<T> {
+        DvvSet {
             entries: context
                 .iter()
                 .map(|(replica, counter)| Entry {
@@ -283,7 +291,7 @@ impl<T> DvvSet<T> {
                     values: Vec::new(),
                 })
                 .collect(),
-            anonymous: vec![value],
+            anonymous: Vec::new(),
         }
     }
 
@@ -505,20 +513,6 @@ impl<T: Clone + Ord> DvvSet<T> {
         let dot = next.event(replica, value)?;
         *self = next;
         Ok(dot)
-    }
-
-    fn with_context_empty(context: &VersionVector) -> DvvSet<T> {
-        DvvSet {
-            entries: context
-                .iter()
-                .map(|(replica, counter)| Entry {
-                    replica,
-                    counter,
-                    values: Vec::new(),
-                })
-                .collect(),
-            anonymous: Vec::new(),
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::{CrdtError, InvalidState, Lattice};
 use std::collections::BTreeMap;
+use synod_clocks::{Dot, VersionVector};
 use synod_core::NodeId;
 
 /// A grow-only counter: one `u64` per replica, joined by pointwise maximum.
@@ -25,25 +26,25 @@ use synod_core::NodeId;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct GCounter {
-    /// Sorted by replica, no zero entries (so equal counters are equal vectors).
-    entries: Vec<(NodeId, u64)>,
+    /// A grow-only counter *is* a version vector read as a sum: the same sorted,
+    /// zero-free entries and the same pointwise-maximum join, so it reuses the clocks
+    /// type (its serialized form is the vector's, `{entries: [...]}`).
+    entries: VersionVector,
 }
 
 impl GCounter {
     /// The zero counter.
     pub const fn new() -> Self {
         GCounter {
-            entries: Vec::new(),
+            entries: VersionVector::new(),
         }
     }
 
     /// `replica`'s own count.
     pub fn get(&self, replica: NodeId) -> u64 {
-        match self.entries.binary_search_by_key(&replica, |e| e.0) {
-            Ok(i) => self.entries[i].1,
-            Err(_) => 0,
-        }
+        self.entries.get(replica)
     }
 
     /// The sum over all replicas.
@@ -56,82 +57,34 @@ impl GCounter {
     /// # Errors
     /// [`CrdtError::Overflow`] if the replica's entry would pass `u64::MAX`.
     pub fn increment(&mut self, replica: NodeId, by: u64) -> Result<GCounter, CrdtError> {
-        let i = match self.entries.binary_search_by_key(&replica, |e| e.0) {
-            Ok(i) => i,
-            Err(i) => {
-                if by == 0 {
-                    return Ok(GCounter::new());
-                }
-                self.entries.insert(i, (replica, 0));
-                i
-            }
-        };
-        let Some(next) = self.entries[i].1.checked_add(by) else {
-            if self.entries[i].1 == 0 {
-                self.entries.remove(i);
-            }
-            return Err(CrdtError::Overflow);
-        };
-        self.entries[i].1 = next;
+        if by == 0 {
+            return Ok(GCounter::new());
+        }
+        let next = self
+            .get(replica)
+            .checked_add(by)
+            .ok_or(CrdtError::Overflow)?;
+        self.entries.insert(Dot::new(replica, next));
         Ok(GCounter {
-            entries: vec![(replica, next)],
+            entries: VersionVector::from_entries([(replica, next)]),
         })
     }
 
     /// Every (replica, count) pair, sorted by replica.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (NodeId, u64)> + '_ {
-        self.entries.iter().copied()
+        self.entries.iter()
     }
 
     /// Forget a retired replica's entry. Only sound once every replica has joined the
     /// same final entry and agreed to fold it elsewhere (see `docs/crdt.md`).
     pub fn remove_replica(&mut self, replica: NodeId) -> u64 {
-        match self.entries.binary_search_by_key(&replica, |e| e.0) {
-            Ok(i) => self.entries.remove(i).1,
-            Err(_) => 0,
-        }
+        self.entries.remove(replica)
     }
 }
 
 impl Lattice for GCounter {
     fn join(&mut self, other: &Self) {
-        // Fast path: the same replicas on both sides (the steady state of a cluster)
-        // is a single pass of maxima.
-        if self.entries.len() == other.entries.len()
-            && self
-                .entries
-                .iter()
-                .zip(&other.entries)
-                .all(|(a, b)| a.0 == b.0)
-        {
-            for (a, b) in self.entries.iter_mut().zip(&other.entries) {
-                a.1 = a.1.max(b.1);
-            }
-            return;
-        }
-        let mut merged = Vec::with_capacity(self.entries.len() + other.entries.len());
-        let (mut i, mut j) = (0, 0);
-        let (a, b) = (&self.entries, &other.entries);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => {
-                    merged.push(a[i]);
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    merged.push(b[j]);
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    merged.push((a[i].0, a[i].1.max(b[j].1)));
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        merged.extend_from_slice(&a[i..]);
-        merged.extend_from_slice(&b[j..]);
-        self.entries = merged;
+        self.entries.join(&other.entries);
     }
 
     fn frontier(&self, replica: NodeId) -> u64 {
@@ -140,11 +93,9 @@ impl Lattice for GCounter {
 
     fn validate(&self) -> Result<(), InvalidState> {
         // A decoded counter must be canonical: sorted, unique, no zeros.
-        let sorted = self.entries.windows(2).all(|w| w[0].0 < w[1].0);
-        if !sorted || self.entries.iter().any(|e| e.1 == 0) {
-            return Err(InvalidState::NotCanonical("counter entries"));
-        }
-        Ok(())
+        self.entries
+            .validate()
+            .map_err(|_| InvalidState::NotCanonical("counter entries"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Flags: enable-wins and disable-wins.
 
-use crate::{CrdtError, DotKernel, InvalidState, Lattice};
+use crate::kernel::lattice_via_kernel;
+use crate::{CrdtError, DotKernel};
 use synod_core::NodeId;
 
 /// An enable-wins flag: enabling adds a dot, disabling removes the dots it has seen,
@@ -50,20 +51,7 @@ impl EWFlag {
     }
 }
 
-impl Lattice for EWFlag {
-    fn seen(&self) -> synod_clocks::VersionVector {
-        self.kernel.seen()
-    }
-    fn frontier(&self, replica: NodeId) -> u64 {
-        self.kernel.frontier(replica)
-    }
-    fn join(&mut self, other: &Self) {
-        self.kernel.join(&other.kernel);
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        self.kernel.validate()
-    }
-}
+lattice_via_kernel!(EWFlag);
 
 /// A disable-wins flag: enable and disable both write a dot-tagged token replacing
 /// the tokens seen; the flag is enabled only when it has tokens and all are enables,
@@ -117,17 +105,4 @@ impl DWFlag {
     }
 }
 
-impl Lattice for DWFlag {
-    fn seen(&self) -> synod_clocks::VersionVector {
-        self.kernel.seen()
-    }
-    fn frontier(&self, replica: NodeId) -> u64 {
-        self.kernel.frontier(replica)
-    }
-    fn join(&mut self, other: &Self) {
-        self.kernel.join(&other.kernel);
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        self.kernel.validate()
-    }
-}
+lattice_via_kernel!(DWFlag);

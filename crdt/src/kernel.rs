@@ -174,15 +174,33 @@ impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for DotKernel<V> {
 
     fn validate(&self) -> Result<(), InvalidState> {
         validate_context(&self.context)?;
-        for dot in self.entries.keys() {
-            validate_dot(*dot)?;
-        }
-        match self.entries.keys().find(|d| !self.context.contains(**d)) {
-            Some(dot) => Err(InvalidState::DotNotInContext(*dot)),
-            None => Ok(()),
-        }
+        validate_dots(&self.context, self.entries.keys().copied())
     }
 }
+
+/// `Lattice` for a type that is a [`DotKernel`] in its field `kernel` and nothing
+/// more (the flags, the multi-value register): its join, causal history and checks
+/// are exactly the kernel's. Generic parameters with their bounds follow in
+/// brackets: `lattice_via_kernel!(MvReg<V>, [V: Clone + PartialEq + Debug])`.
+macro_rules! lattice_via_kernel {
+    ($ty:ty $(, [$($generics:tt)*])?) => {
+        impl<$($($generics)*)?> $crate::Lattice for $ty {
+            fn seen(&self) -> synod_clocks::VersionVector {
+                $crate::Lattice::seen(&self.kernel)
+            }
+            fn frontier(&self, replica: synod_core::NodeId) -> u64 {
+                $crate::Lattice::frontier(&self.kernel, replica)
+            }
+            fn join(&mut self, other: &Self) {
+                $crate::Lattice::join(&mut self.kernel, &other.kernel);
+            }
+            fn validate(&self) -> Result<(), $crate::InvalidState> {
+                $crate::Lattice::validate(&self.kernel)
+            }
+        }
+    };
+}
+pub(crate) use lattice_via_kernel;
 
 /// A context decoded from elsewhere must be canonical (a valid vector, a sorted and
 /// compacted cloud), or equal states would compare unequal and lookups misbehave.
@@ -199,6 +217,22 @@ pub(crate) fn validate_vv(vv: &VersionVector) -> Result<(), InvalidState> {
 /// claim to contain it).
 pub(crate) fn validate_dot(dot: Dot) -> Result<(), InvalidState> {
     dot.validate().map_err(not_canonical)
+}
+
+/// Stored dots from elsewhere: each names an event ([`validate_dot`]), and each is
+/// covered by the state's own `context` (a dot outside it would be dropped, or
+/// resurrected, by the next join).
+pub(crate) fn validate_dots(
+    context: &CausalContext,
+    dots: impl Iterator<Item = Dot> + Clone,
+) -> Result<(), InvalidState> {
+    for dot in dots.clone() {
+        validate_dot(dot)?;
+    }
+    match dots.into_iter().find(|d| !context.contains(*d)) {
+        Some(dot) => Err(InvalidState::DotNotInContext(dot)),
+        None => Ok(()),
+    }
 }
 
 fn not_canonical(e: synod_clocks::DecodeError) -> InvalidState {

@@ -2,7 +2,7 @@
 //! context, so removing a key removes exactly the updates to its value that were
 //! observed, and maps nest (Almeida, Shoker, Baquero 2018, §7: DotFun, DotMap).
 
-use crate::kernel::validate_context;
+use crate::kernel::{validate_context, validate_dots};
 use crate::{CrdtError, InvalidState, Lattice};
 use std::collections::BTreeMap;
 use synod_clocks::{CausalContext, Dot};
@@ -333,12 +333,6 @@ impl<K: Ord + Clone + std::fmt::Debug, S: DotStore> Lattice for ORMap<K, S> {
         self.map.check()?;
         let mut dots = Vec::new();
         self.map.collect_dots(&mut dots);
-        for d in &dots {
-            crate::kernel::validate_dot(*d)?;
-        }
-        match dots.into_iter().find(|d| !self.context.contains(*d)) {
-            Some(d) => Err(InvalidState::DotNotInContext(d)),
-            None => Ok(()),
-        }
+        validate_dots(&self.context, dots.iter().copied())
     }
 }

@@ -1,7 +1,8 @@
 //! Registers: last-writer-wins with a deterministic tie-break, and the dot-based
 //! multi-value register.
 
-use crate::{CrdtError, DotKernel, InvalidState, Lattice};
+use crate::kernel::lattice_via_kernel;
+use crate::{CrdtError, DotKernel, Lattice};
 use synod_core::NodeId;
 
 /// One write of an [`LwwReg`]: ordered by timestamp, then writer id, then value.
@@ -152,17 +153,4 @@ impl<V: Clone> MvReg<V> {
     }
 }
 
-impl<V: Clone + PartialEq + std::fmt::Debug> Lattice for MvReg<V> {
-    fn seen(&self) -> synod_clocks::VersionVector {
-        self.kernel.seen()
-    }
-    fn frontier(&self, replica: NodeId) -> u64 {
-        self.kernel.frontier(replica)
-    }
-    fn join(&mut self, other: &Self) {
-        self.kernel.join(&other.kernel);
-    }
-    fn validate(&self) -> Result<(), InvalidState> {
-        self.kernel.validate()
-    }
-}
+lattice_via_kernel!(MvReg<V>, [V: Clone + PartialEq + std::fmt::Debug]);

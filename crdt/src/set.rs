@@ -1,6 +1,6 @@
 //! Sets: grow-only, two-phase, add-wins and remove-wins observed-remove.
 
-use crate::kernel::validate_context;
+use crate::kernel::{validate_context, validate_dots};
 use crate::{CrdtError, DotKernel, InvalidState, Lattice};
 use std::collections::{BTreeMap, BTreeSet};
 use synod_clocks::{CausalContext, Dot, VersionVector};
@@ -386,12 +386,7 @@ impl<E: Ord + Clone + std::fmt::Debug> Lattice for AWSet<E> {
             {
                 return Err(InvalidState::NotCanonical("element dots"));
             }
-            for d in dots.as_slice() {
-                crate::kernel::validate_dot(*d)?;
-            }
-            if let Some(d) = dots.as_slice().iter().find(|d| !self.context.contains(**d)) {
-                return Err(InvalidState::DotNotInContext(*d));
-            }
+            validate_dots(&self.context, dots.as_slice().iter().copied())?;
         }
         Ok(())
     }

@@ -6,10 +6,13 @@
 //! without its records (so it forgets its dot counter and reuses dots) is caught.
 //! Replay with `SYNOD_SEED=<seed> cargo test -p synod-crdt --test sync_crash <name>`.
 
+mod common;
+
+use common::{SetOp, awset_op, bump, converged, lossy, peers, random_set_op, reads_total};
 use synod_core::{ActionsOf, InputOf, Node, NodeId};
 use synod_crdt::sync::{AntiEntropy, SyncConfig, SyncEvent, SyncMessage, SyncRecord, SyncStore};
-use synod_crdt::{AWSet, CrdtError, GCounter, Lattice, Mutator};
-use synod_sim::{Delay, Durable, Fault, LinkConfig, Sim, SimConfig, SimRng, check_seeds};
+use synod_crdt::{Lattice, Mutator};
+use synod_sim::{Durable, Fault, Sim, SimConfig, SimRng, check_seeds};
 
 const NODES: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 
@@ -49,16 +52,10 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
     forget_on_restart: bool,
 ) -> Result<(Vec<T>, Vec<O>), String> {
     let mut config = SimConfig::new(seed);
-    config.network = LinkConfig {
-        delay: Delay::Exponential { min: 2, mean: 20 },
-        loss: 0.15,
-        duplicate: 0.1,
-        reorder: 0.2,
-    };
+    config.network = lossy(20, 0.15);
     let mut sim: Sim<Replica<T, O>, Disk<T>> =
         Sim::new(config, NODES, move |id, disk: &Disk<T>| {
-            let peers = NODES.iter().copied().filter(|p| *p != id).collect();
-            let config = SyncConfig::new(peers);
+            let config = SyncConfig::new(peers(&NODES, id));
             if forget_on_restart {
                 Replica(AntiEntropy::new(id, config, mutator))
             } else {
@@ -92,9 +89,7 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
     for node in NODES {
         sim.apply(Fault::Restart(node)).map_err(|e| e.to_string())?;
     }
-    sim.apply(Fault::SetNetwork(LinkConfig::reliable(10)))
-        .map_err(|e| e.to_string())?;
-    sim.run_for(3_000).map_err(|v| format!("{v:?}"))?;
+    common::settle(&mut sim)?;
     let states = NODES
         .iter()
         .map(|id| {
@@ -106,61 +101,15 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
     Ok((states, accepted))
 }
 
-fn bump(c: &mut GCounter, at: NodeId, by: &u64) -> Result<GCounter, CrdtError> {
-    c.increment(at, *by)
-}
-
 fn counter_case(seed: u64, forget: bool) -> Result<(), String> {
     let (states, accepted) = run(seed, bump, |rng| rng.between(1, 9), forget)?;
     let total: u128 = accepted.iter().map(|by| u128::from(*by)).sum();
-    for (i, s) in states.iter().enumerate() {
-        if s.value() != total {
-            return Err(format!(
-                "replica {} reads {} but {total} was added",
-                i + 1,
-                s.value()
-            ));
-        }
-    }
-    Ok(())
-}
-
-#[derive(Clone, Debug)]
-enum SetOp {
-    Add(u8),
-    Remove(u8),
-}
-
-fn set_op(s: &mut AWSet<u8>, at: NodeId, op: &SetOp) -> Result<AWSet<u8>, CrdtError> {
-    match op {
-        SetOp::Add(e) => s.insert(at, *e),
-        SetOp::Remove(e) => Ok(s.remove(e)),
-    }
+    reads_total(&states, total)
 }
 
 fn set_case(seed: u64, forget: bool) -> Result<(), String> {
-    let (states, _) = run(
-        seed,
-        set_op,
-        |rng| {
-            let e = rng.below(12) as u8;
-            if rng.chance(0.3) {
-                SetOp::Remove(e)
-            } else {
-                SetOp::Add(e)
-            }
-        },
-        forget,
-    )?;
-    match states.iter().position(|s| *s != states[0]) {
-        Some(i) => Err(format!(
-            "replica {} holds {:?}, replica 1 {:?}",
-            i + 1,
-            states[i],
-            states[0]
-        )),
-        None => Ok(()),
-    }
+    let (states, _) = run::<_, SetOp>(seed, awset_op, |rng| random_set_op(rng, 12, 0.3), forget)?;
+    converged(&states)
 }
 
 // Counters survive crashes: every accepted increment is counted exactly once on

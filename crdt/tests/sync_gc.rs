@@ -10,10 +10,13 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use synod_clocks::{CausalContext, Dot, VersionVector};
+mod common;
+
+use common::{SetOp, bump, converged, lossy, peers, random_set_op};
 use synod_core::{Action, Actions, ActionsOf, Input, InputOf, Node, NodeId};
 use synod_crdt::sync::{AntiEntropy, SyncConfig, SyncEvent, SyncMessage};
 use synod_crdt::{CrdtError, GCounter, InvalidState, Lattice, RWSet};
-use synod_sim::{Delay, Fault, LinkConfig, Sim, SimConfig, SimRng, check_seeds};
+use synod_sim::{Sim, SimConfig, SimRng, check_seeds};
 
 const NODES: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
 
@@ -24,12 +27,6 @@ enum Reports {
     /// Broken: replaced on arrival by the receiver's own view, as if every peer had
     /// seen everything the receiver has — dots become "stable" too early.
     Inflated,
-}
-
-#[derive(Clone, Debug)]
-enum SetOp {
-    Add(u8),
-    Remove(u8),
 }
 
 fn set_op(s: &mut RWSet<u8>, at: NodeId, op: &SetOp) -> Result<RWSet<u8>, CrdtError> {
@@ -130,46 +127,23 @@ fn check_no_premature_prune(journal: &Journal, floor: &VersionVector) -> Result<
 /// tokens pruned.
 fn pruning_case(seed: u64, reports: Reports) -> Result<u64, String> {
     let mut config = SimConfig::new(seed);
-    config.network = LinkConfig {
-        delay: Delay::Exponential { min: 2, mean: 30 },
-        loss: 0.2,
-        duplicate: 0.1,
-        reorder: 0.2,
-    };
+    config.network = lossy(30, 0.2);
     let journal: Journal = Rc::default();
     let shared = journal.clone();
-    let mut sim = Sim::new(config, NODES, move |id, _: &Vec<_>| {
-        let peers = NODES.iter().copied().filter(|p| *p != id).collect();
-        Tested {
-            inner: AntiEntropy::new(id, SyncConfig::new(peers), set_op),
-            reports,
-            journal: shared.clone(),
-        }
+    let mut sim = Sim::new(config, NODES, move |id, _: &Vec<_>| Tested {
+        inner: AntiEntropy::new(id, SyncConfig::new(peers(&NODES, id)), set_op),
+        reports,
+        journal: shared.clone(),
     })
     .map_err(|e| e.to_string())?;
     let mut rng = SimRng::new(seed ^ 0x6C);
     for _ in 0..300 {
         let at = rng.between(0, 10_000);
         let node = NODES[rng.below(4) as usize];
-        let e = rng.below(6) as u8;
-        let op = if rng.chance(0.5) {
-            SetOp::Remove(e)
-        } else {
-            SetOp::Add(e)
-        };
-        sim.schedule_request(at, node, op)
+        sim.schedule_request(at, node, random_set_op(&mut rng, 6, 0.5))
             .map_err(|e| e.to_string())?;
     }
-    let split = rng.between(1, 3) as usize;
-    let (left, right) = NODES.split_at(split);
-    sim.schedule(3_000, Fault::Partition(vec![left.to_vec(), right.to_vec()]))
-        .map_err(|e| e.to_string())?;
-    sim.schedule(7_000, Fault::Heal)
-        .map_err(|e| e.to_string())?;
-    sim.run_for(12_000).map_err(|v| format!("{v:?}"))?;
-    sim.apply(Fault::SetNetwork(LinkConfig::reliable(10)))
-        .map_err(|e| e.to_string())?;
-    sim.run_for(3_000).map_err(|v| format!("{v:?}"))?;
+    common::partition_heal_settle(&mut sim, &mut rng, &NODES)?;
     let mut reads: Vec<BTreeSet<u8>> = Vec::new();
     let mut pruned = 0;
     let mut floor = VersionVector::new();
@@ -179,14 +153,7 @@ fn pruning_case(seed: u64, reports: Reports) -> Result<u64, String> {
         pruned += n.inner.pruned();
         floor.join(n.inner.state().floor());
     }
-    if let Some(i) = reads.iter().position(|r| *r != reads[0]) {
-        return Err(format!(
-            "replica {} reads {:?}, replica 1 reads {:?}",
-            i + 1,
-            reads[i],
-            reads[0]
-        ));
-    }
+    converged(&reads)?;
     check_no_premature_prune(&journal, &floor)?;
     Ok(pruned)
 }
@@ -220,10 +187,6 @@ fn pruning_unstable_dots_is_caught() {
 }
 
 // --- retirement ----------------------------------------------------------------
-
-fn bump(c: &mut GCounter, at: NodeId, by: &u64) -> Result<GCounter, CrdtError> {
-    c.increment(at, *by)
-}
 
 type CounterNode = AntiEntropy<GCounter, u64>;
 
@@ -267,10 +230,7 @@ fn settle(nodes: &mut [CounterNode]) -> Vec<(NodeId, SyncEvent)> {
 fn counters() -> Vec<CounterNode> {
     NODES[..3]
         .iter()
-        .map(|&id| {
-            let peers = NODES[..3].iter().copied().filter(|p| *p != id).collect();
-            AntiEntropy::new(id, SyncConfig::new(peers), bump)
-        })
+        .map(|&id| AntiEntropy::new(id, SyncConfig::new(peers(&NODES[..3], id)), bump))
         .collect()
 }
 

@@ -6,10 +6,13 @@
 //! A and C never talk) converge through B by delta forwarding. Replay a failing seed with
 //! `SYNOD_SEED=<seed> cargo test -p synod-crdt --test sync_sim <name>`.
 
+mod common;
+
+use common::{SetOp, awset_op, bump, converged, lossy, peers, random_set_op, reads_total};
 use synod_core::{Action, ActionsOf, Input, InputOf, Node, NodeId};
 use synod_crdt::sync::{AntiEntropy, SyncConfig, SyncEvent, SyncMessage};
-use synod_crdt::{AWSet, CrdtError, GCounter, Lattice, Mutator};
-use synod_sim::{Delay, Fault, LinkConfig, Sim, SimConfig, SimRng, check_seeds};
+use synod_crdt::{Lattice, Mutator};
+use synod_sim::{Fault, Sim, SimConfig, SimRng, check_seeds};
 
 const NODES: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
 
@@ -60,15 +63,6 @@ impl<T: Lattice, O> Node for Tested<T, O> {
     }
 }
 
-fn lossy() -> LinkConfig {
-    LinkConfig {
-        delay: Delay::Exponential { min: 2, mean: 30 },
-        loss: 0.2,
-        duplicate: 0.1,
-        reorder: 0.2,
-    }
-}
-
 /// The final replica states and the operations issued (node, op).
 type Outcome<T, O> = (Vec<T>, Vec<(NodeId, O)>);
 
@@ -83,10 +77,9 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
     fire_and_forget: bool,
 ) -> Result<Outcome<T, O>, String> {
     let mut config = SimConfig::new(seed);
-    config.network = lossy();
+    config.network = lossy(30, 0.2);
     let mut sim = Sim::new(config, NODES, move |id, _: &Vec<_>| {
-        let peers = NODES.iter().copied().filter(|p| *p != id).collect();
-        let mut cfg = SyncConfig::new(peers);
+        let mut cfg = SyncConfig::new(peers(&NODES, id));
         cfg.buffer_limit = buffer_limit;
         Tested {
             inner: AntiEntropy::new(id, cfg, mutator),
@@ -104,17 +97,7 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
         sim.schedule_request(at, node, o)
             .map_err(|e| e.to_string())?;
     }
-    let split = rng.between(1, 3) as usize;
-    let (left, right) = NODES.split_at(split);
-    sim.schedule(3_000, Fault::Partition(vec![left.to_vec(), right.to_vec()]))
-        .map_err(|e| e.to_string())?;
-    sim.schedule(7_000, Fault::Heal)
-        .map_err(|e| e.to_string())?;
-    sim.run_for(12_000).map_err(|v| format!("{v:?}"))?;
-    // Heal the links too, then give anti-entropy time to finish.
-    sim.apply(Fault::SetNetwork(LinkConfig::reliable(10)))
-        .map_err(|e| e.to_string())?;
-    sim.run_for(3_000).map_err(|v| format!("{v:?}"))?;
+    common::partition_heal_settle(&mut sim, &mut rng, &NODES)?;
     let states = NODES
         .iter()
         .map(|id| {
@@ -124,10 +107,6 @@ fn run<T: Lattice + 'static, O: Clone + std::fmt::Debug + 'static>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((states, issued))
-}
-
-fn bump(c: &mut GCounter, at: NodeId, by: &u64) -> Result<GCounter, CrdtError> {
-    c.increment(at, *by)
 }
 
 fn counter_case(seed: u64, buffer_limit: usize, fire_and_forget: bool) -> Result<(), String> {
@@ -140,29 +119,7 @@ fn counter_case(seed: u64, buffer_limit: usize, fire_and_forget: bool) -> Result
         fire_and_forget,
     )?;
     let total: u128 = issued.iter().map(|(_, by)| u128::from(*by)).sum();
-    for (i, s) in states.iter().enumerate() {
-        if s.value() != total {
-            return Err(format!(
-                "replica {} reads {} but {total} was added",
-                i + 1,
-                s.value()
-            ));
-        }
-    }
-    Ok(())
-}
-
-#[derive(Clone, Debug)]
-enum SetOp {
-    Add(u8),
-    Remove(u8),
-}
-
-fn set_op(s: &mut AWSet<u8>, at: NodeId, op: &SetOp) -> Result<AWSet<u8>, CrdtError> {
-    match op {
-        SetOp::Add(e) => s.insert(at, *e),
-        SetOp::Remove(e) => Ok(s.remove(e)),
-    }
+    reads_total(&states, total)
 }
 
 // Counters converge to exactly the sum of all increments under loss, duplication,
@@ -186,25 +143,15 @@ fn counter_converges_with_full_state_fallback() {
 #[test]
 fn awset_converges_under_faults() {
     check_seeds("awset_converges_under_faults", 16, |seed| {
-        let (states, _) = run(
+        let (states, _) = run::<_, SetOp>(
             seed,
-            set_op,
-            |rng| {
-                let e = rng.below(16) as u8;
-                if rng.chance(0.4) {
-                    SetOp::Remove(e)
-                } else {
-                    SetOp::Add(e)
-                }
-            },
+            awset_op,
+            |rng| random_set_op(rng, 16, 0.4),
             200,
             64,
             false,
         )?;
-        match states.iter().position(|s| *s != states[0]) {
-            Some(i) => Err(format!("replica {} differs from replica 1", i + 1)),
-            None => Ok(()),
-        }
+        converged(&states)
     });
 }
 
@@ -224,10 +171,9 @@ fn fire_and_forget_is_caught() {
 fn line_case(seed: u64, fire_and_forget: bool) -> Result<(), String> {
     let line = [NodeId(1), NodeId(2), NodeId(3)];
     let mut config = SimConfig::new(seed);
-    config.network = lossy();
+    config.network = lossy(30, 0.2);
     let mut sim = Sim::new(config, line, move |id, _: &Vec<_>| {
-        let peers = line.iter().copied().filter(|p| *p != id).collect();
-        let mut cfg = SyncConfig::new(peers);
+        let mut cfg = SyncConfig::new(peers(&line, id));
         cfg.buffer_limit = 16;
         Tested {
             inner: AntiEntropy::new(id, cfg, bump),

@@ -117,8 +117,12 @@ fn drive(
                 sim.request(client, request).expect("client is up");
                 in_flight.insert(client, op);
             }
+            // Done when every client finished its operations or is down (a client
+            // crashed for good issues and completes nothing more: running on would
+            // only tick the cluster until the step limit, adding nothing to the
+            // history).
             clients.iter().all(|c| {
-                issued[c] == ops_per_client && (!in_flight.contains_key(c) || !sim.is_up(*c))
+                !sim.is_up(*c) || (issued[c] == ops_per_client && !in_flight.contains_key(c))
             })
         },
         2_000_000,
@@ -231,10 +235,12 @@ fn reads_without_write_back_are_caught() {
     println!("seed {seed}: {counterexample}");
 }
 
-/// Replies from nodes outside the replica set and duplicated replies never complete an
-/// operation: a client waits for a real majority.
-#[test]
-fn forged_and_duplicated_replies_do_not_count() {
+/// A client of the five servers that has started a read (its queries already taken
+/// from the returned, empty, output buffer).
+fn client_reading() -> (
+    AbdClient<Majority>,
+    synod_core::Actions<RegisterMessage, Tagged, RegisterEvent>,
+) {
     let mut client = AbdClient::new(
         NodeId(10),
         Majority::new(SERVERS).unwrap(),
@@ -243,6 +249,14 @@ fn forged_and_duplicated_replies_do_not_count() {
     let mut out = synod_core::Actions::new();
     client.read(&mut out);
     out.clear();
+    (client, out)
+}
+
+/// Replies from nodes outside the replica set and duplicated replies never complete an
+/// operation: a client waits for a real majority.
+#[test]
+fn forged_and_duplicated_replies_do_not_count() {
+    let (mut client, mut out) = client_reading();
     let reply = |ts: u64| RegisterMessage::QueryReply {
         op: synod_quorum::register::OpNumber(1),
         stored: Tagged {
@@ -281,14 +295,7 @@ fn forged_and_duplicated_replies_do_not_count() {
 /// A client runs one operation at a time: a second request is a typed error.
 #[test]
 fn a_busy_client_refuses_a_second_request() {
-    let mut client = AbdClient::new(
-        NodeId(10),
-        Majority::new(SERVERS).unwrap(),
-        AbdConfig::default(),
-    );
-    let mut out = synod_core::Actions::new();
-    client.read(&mut out);
-    out.clear();
+    let (mut client, mut out) = client_reading();
     client.write(encode(1), &mut out);
     assert!(matches!(
         out.as_slice(),

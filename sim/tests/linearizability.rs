@@ -31,6 +31,12 @@ fn done<I, O>(
 }
 
 /// An operation that never returned.
+/// A register compare-and-set input, written short so a history reads one
+/// operation a line.
+fn cas(expected: u32, new: u32) -> RegisterInput<u32> {
+    CompareAndSet { expected, new }
+}
+
 fn pending<I, O>(client: u64, input: I, invoked_at: u64) -> Operation<I, O> {
     Operation {
         client,
@@ -111,16 +117,7 @@ fn sequential_history_is_linearizable() {
     let ops = vec![
         done(1, Write(1), Written, 0, 1),
         done(2, Read, Value(1), 2, 3),
-        done(
-            1,
-            CompareAndSet {
-                expected: 1,
-                new: 2,
-            },
-            Swapped(true),
-            4,
-            5,
-        ),
+        done(1, cas(1, 2), Swapped(true), 4, 5),
         done(2, Read, Value(2), 6, 7),
     ];
     let h = history(ops);
@@ -265,14 +262,7 @@ fn pending_operation_that_the_spec_never_allows_is_left_out() {
     // Pending operations are never forced in: a pending CAS that could only fail, and a
     // pending read, do not block a history whose completed operations are fine.
     assert!(accepts(vec![
-        pending(
-            1,
-            CompareAndSet {
-                expected: 7,
-                new: 8
-            },
-            0
-        ),
+        pending(1, cas(7, 8), 0),
         pending(2, Read, 0),
         done(3, Write(4), Written, 1, 2),
         done(3, Read, Value(4), 3, 4),
@@ -284,96 +274,26 @@ fn compare_and_set_histories() {
     // CAS must report success exactly when the register held the expected value.
     // Sequential success then failure: fine.
     assert!(accepts(vec![
-        done(
-            1,
-            CompareAndSet {
-                expected: 0,
-                new: 1
-            },
-            Swapped(true),
-            0,
-            1
-        ),
-        done(
-            2,
-            CompareAndSet {
-                expected: 0,
-                new: 2
-            },
-            Swapped(false),
-            2,
-            3
-        ),
+        done(1, cas(0, 1), Swapped(true), 0, 1),
+        done(2, cas(0, 2), Swapped(false), 2, 3),
         done(2, Read, Value(1), 4, 5),
     ]));
     // Two concurrent CAS(0 -> x) cannot both succeed.
     assert!(!accepts(vec![
-        done(
-            1,
-            CompareAndSet {
-                expected: 0,
-                new: 1
-            },
-            Swapped(true),
-            0,
-            5
-        ),
-        done(
-            2,
-            CompareAndSet {
-                expected: 0,
-                new: 2
-            },
-            Swapped(true),
-            1,
-            4
-        ),
+        done(1, cas(0, 1), Swapped(true), 0, 5),
+        done(2, cas(0, 2), Swapped(true), 1, 4),
     ]));
     // One of them wins, the other fails, and a later read sees the winner.
     assert!(accepts(vec![
-        done(
-            1,
-            CompareAndSet {
-                expected: 0,
-                new: 1
-            },
-            Swapped(false),
-            0,
-            5
-        ),
-        done(
-            2,
-            CompareAndSet {
-                expected: 0,
-                new: 2
-            },
-            Swapped(true),
-            1,
-            4
-        ),
+        done(1, cas(0, 1), Swapped(false), 0, 5),
+        done(2, cas(0, 2), Swapped(true), 1, 4),
         done(3, Read, Value(2), 6, 7),
     ]));
     // A failed CAS claims the value was not 0, but nothing changed it.
-    assert!(!accepts(vec![done(
-        1,
-        CompareAndSet {
-            expected: 0,
-            new: 1
-        },
-        Swapped(false),
-        0,
-        1
-    ),]));
+    assert!(!accepts(vec![done(1, cas(0, 1), Swapped(false), 0, 1),]));
     // A pending CAS explains a later read of its new value.
     assert!(accepts(vec![
-        pending(
-            1,
-            CompareAndSet {
-                expected: 0,
-                new: 9
-            },
-            0
-        ),
+        pending(1, cas(0, 9), 0),
         done(2, Read, Value(9), 3, 4),
     ]));
     // Wrong output kind for the input: illegal, not a panic.
@@ -663,26 +583,8 @@ fn stale_read_after_a_compare_and_set_chain_names_the_chain() {
     // A read of 1 long after CAS(0 -> 1) and CAS(1 -> 2) is explained by both: the first
     // wrote the 1, the second (consistent only after the first) overwrote it.
     let mut ops = vec![
-        done(
-            1,
-            CompareAndSet {
-                expected: 0,
-                new: 1,
-            },
-            Swapped(true),
-            0,
-            1,
-        ),
-        done(
-            2,
-            CompareAndSet {
-                expected: 1,
-                new: 2,
-            },
-            Swapped(true),
-            2,
-            3,
-        ),
+        done(1, cas(0, 1), Swapped(true), 0, 1),
+        done(2, cas(1, 2), Swapped(true), 2, 3),
     ];
     for i in 0..100 {
         ops.push(done(3, Read, Value(2), 4 + 2 * i, 5 + 2 * i));

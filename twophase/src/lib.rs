@@ -92,6 +92,7 @@
 mod api;
 mod backoff;
 pub mod kv;
+mod memory;
 pub mod paxos_commit;
 mod plumbing;
 mod resource;

@@ -4,7 +4,7 @@
 
 use crate::{Event, TxId, Violation};
 use std::collections::VecDeque;
-use synod_core::{Actions, NodeId, PersistToken};
+use synod_core::{Actions, Node, NodeId, PersistToken};
 
 /// A node's outbound plumbing, generic over its message type `M`.
 pub(crate) struct Plumbing<M> {
@@ -56,16 +56,59 @@ impl<M> Plumbing<M> {
     }
 }
 
-/// Tell the application that peer `from` broke the protocol in `tx`.
-pub(crate) fn report_violation<M, P>(
-    tx: TxId,
-    from: NodeId,
-    violation: Violation,
-    out: &mut Actions<M, P, Event>,
-) {
-    out.emit(Event::ProtocolViolation {
-        tx,
-        from,
-        violation,
-    });
+/// The `Actions` buffer of a commit-protocol node `N`.
+pub(crate) type NodeActions<N> = Actions<<N as Node>::Message, <N as Node>::Persist, Event>;
+
+/// What a commit-protocol node gives its [`Plumbing`] to work with; in return it gets
+/// the sending, logging and reporting helpers every role of both protocols calls.
+pub(crate) trait CommitNode: Node<Event = Event> {
+    /// The node's plumbing.
+    fn plumbing(&mut self) -> &mut Plumbing<Self::Message>;
+    /// The record that marks this life's epoch.
+    fn epoch_record(&self) -> Self::Persist;
+    /// The node's count of reported violations.
+    fn violations(&mut self) -> &mut u64;
+    /// Handle one message (from a peer, or from this node to itself).
+    fn on_message(&mut self, from: NodeId, msg: Self::Message, out: &mut NodeActions<Self>);
+
+    /// Send, or queue for this same step when addressed to ourselves.
+    fn send(&mut self, to: NodeId, msg: Self::Message, out: &mut NodeActions<Self>) {
+        self.plumbing().send(to, msg, out);
+    }
+
+    /// Write `record` in the background (nothing waits for it).
+    fn background(&mut self, record: Self::Persist, out: &mut NodeActions<Self>) {
+        self.plumbing().background(record, out);
+    }
+
+    /// Log this life's epoch before the first message that depends on it.
+    fn ensure_epoch(&mut self, out: &mut NodeActions<Self>) {
+        let record = self.epoch_record();
+        self.plumbing().ensure_epoch(record, out);
+    }
+
+    /// Count, and tell the application, that peer `from` broke the protocol in `tx`.
+    fn violation(
+        &mut self,
+        tx: TxId,
+        from: NodeId,
+        violation: Violation,
+        out: &mut NodeActions<Self>,
+    ) {
+        *self.violations() += 1;
+        out.emit(Event::ProtocolViolation {
+            tx,
+            from,
+            violation,
+        });
+    }
+
+    /// Handle the messages this node sent to itself during the step, in the order
+    /// they were "sent" (handling one may queue more).
+    fn handle_local(&mut self, out: &mut NodeActions<Self>) {
+        while let Some(msg) = self.plumbing().next_local() {
+            let me = self.id();
+            self.on_message(me, msg, out);
+        }
+    }
 }

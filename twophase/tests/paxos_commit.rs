@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use synod_core::{Actions, Input, Node, NodeId};
 use synod_sim::{Fault, FaultSchedule, LinkConfig, Sim, SimConfig, check_seeds};
-use synod_twophase::kv::{KvOp, KvShard};
+use synod_twophase::kv::{KvOp, KvRedo, KvShard};
 use synod_twophase::paxos_commit::{self, Ballot, Message, PaxosCommitNode, Value};
 use synod_twophase::twopc::{self, TwoPhaseNode};
 use synod_twophase::{Event, Outcome, Request, TxId, Violation};
@@ -70,6 +70,32 @@ const N1: NodeId = NodeId(1);
 const N2: NodeId = NodeId(2);
 const N3: NodeId = NodeId(3);
 
+/// A Paxos Commit node of the three-node cluster where every node is an acceptor.
+fn pc_node(id: NodeId, log: &[paxos_commit::Record<KvRedo>]) -> Pc {
+    PaxosCommitNode::recover(
+        paxos_commit::Config::new(id, vec![N1, N2, N3]),
+        KvShard::new(),
+        log,
+    )
+}
+
+/// N1 begins the transaction both scenarios run: write key 2 at N2 and key 3 at N3.
+fn begin_two_writes<N: Node<Request = Request<Vec<KvOp>>>>(sim: &mut Sim<N>)
+where
+    N::Message: Clone + std::fmt::Debug,
+    N::Event: std::fmt::Debug,
+{
+    let write = |key| vec![KvOp::Write { key, value: 1 }];
+    sim.request(
+        N1,
+        Request::Begin {
+            tag: 0,
+            participants: vec![(N2, write(2)), (N3, write(3))],
+        },
+    )
+    .unwrap();
+}
+
 /// The scenario in which 2PC blocks: n1 coordinates a write on n2 and n3 and crashes
 /// at time 15, after both voted yes (their votes are in flight). Returns the number
 /// of participants that applied an outcome, and whether any reported blocking.
@@ -84,15 +110,7 @@ where
     let mut config = SimConfig::new(1);
     config.network = LinkConfig::reliable(10);
     let mut sim: Sim<N> = Sim::new(config, [N1, N2, N3], factory).unwrap();
-    let write = |key| vec![KvOp::Write { key, value: 1 }];
-    sim.request(
-        N1,
-        Request::Begin {
-            tag: 0,
-            participants: vec![(N2, write(2)), (N3, write(3))],
-        },
-    )
-    .unwrap();
+    begin_two_writes(&mut sim);
     sim.schedule(15, Fault::Crash(N1)).unwrap();
     sim.run_for(50_000).unwrap();
     assert!(!sim.is_up(N1));
@@ -118,13 +136,7 @@ fn the_run_where_two_pc_blocks_finishes_with_paxos_commit() {
         TwoPhaseNode::recover(twopc::Config::new(id), KvShard::new(), log)
     });
     assert_eq!((applied, blocked), (0, true), "2PC must block");
-    let (applied, blocked) = coordinator_crash_after_yes_votes(|id, log: &Vec<_>| {
-        PaxosCommitNode::recover(
-            paxos_commit::Config::new(id, vec![N1, N2, N3]),
-            KvShard::new(),
-            log,
-        )
-    });
+    let (applied, blocked) = coordinator_crash_after_yes_votes(|id, log: &Vec<_>| pc_node(id, log));
     assert_eq!((applied, blocked), (2, false), "Paxos Commit must finish");
 }
 
@@ -134,24 +146,10 @@ fn a_silent_resource_manager_is_aborted_by_a_higher_ballot() {
     // higher ballot finds no value for its instance and chooses Aborted.
     let mut config = SimConfig::new(2);
     config.network = LinkConfig::reliable(10);
-    let mut sim: Sim<Pc> = Sim::new(config, [N1, N2, N3], |id, log: &Vec<_>| {
-        PaxosCommitNode::recover(
-            paxos_commit::Config::new(id, vec![N1, N2, N3]),
-            KvShard::new(),
-            log,
-        )
-    })
-    .unwrap();
+    let mut sim: Sim<Pc> =
+        Sim::new(config, [N1, N2, N3], |id, log: &Vec<_>| pc_node(id, log)).unwrap();
     sim.apply(Fault::Crash(N3)).unwrap();
-    let write = |key| vec![KvOp::Write { key, value: 1 }];
-    sim.request(
-        N1,
-        Request::Begin {
-            tag: 0,
-            participants: vec![(N2, write(2)), (N3, write(3))],
-        },
-    )
-    .unwrap();
+    begin_two_writes(&mut sim);
     sim.run_for(20_000).unwrap();
     let decided: Vec<Outcome> = sim
         .events()
@@ -184,17 +182,12 @@ fn hostile_paxos_messages_are_refused() {
     // Bad input: a ballot-0 proposal not sent by its resource manager is reported;
     // 2b messages from non-acceptors are reported; decisions and 1b messages for
     // unknown transactions change nothing; nothing panics.
-    let mut acceptor = PaxosCommitNode::recover(
-        paxos_commit::Config::new(N2, vec![N1, N2, N3]),
-        KvShard::new(),
-        &[],
-    );
+    let mut acceptor = pc_node(N2, &[]);
     let tx = TxId {
         coordinator: N1,
         epoch: 1,
         seq: 0,
     };
-    let mut out = Actions::new();
     let forged = Message::Phase2a {
         tx,
         rms: vec![N2, N3],
@@ -202,47 +195,18 @@ fn hostile_paxos_messages_are_refused() {
         ballot: Ballot::FAST,
         value: Value::Prepared,
     };
-    acceptor.step(
-        Input::Message {
-            from: NodeId(66),
-            msg: forged,
-        },
-        &mut out,
-    );
-    assert!(out.as_slice().iter().any(|a| matches!(
-        a,
-        synod_core::Action::Emit(Event::ProtocolViolation {
-            violation: Violation::ImpersonatedProposal,
-            ..
-        })
-    )));
-    out.clear();
-    let mut leader = PaxosCommitNode::recover(
-        paxos_commit::Config::new(N1, vec![N1, N2, N3]),
-        KvShard::new(),
-        &[],
-    );
+    let out = deliver(&mut acceptor, NodeId(66), forged);
+    assert!(violations(&out).contains(&Violation::ImpersonatedProposal));
+    let mut leader = pc_node(N1, &[]);
     let stray = Message::Phase2b {
         tx,
         instance: N2,
         ballot: Ballot::FAST,
         value: Value::Prepared,
     };
-    leader.step(
-        Input::Message {
-            from: NodeId(66),
-            msg: stray,
-        },
-        &mut out,
-    );
-    assert!(out.as_slice().iter().any(|a| matches!(
-        a,
-        synod_core::Action::Emit(Event::ProtocolViolation {
-            violation: Violation::VoteFromNonParticipant,
-            ..
-        })
-    )));
-    out.clear();
+    let out = deliver(&mut leader, NodeId(66), stray);
+    assert!(violations(&out).contains(&Violation::VoteFromNonParticipant));
+    let mut out = Actions::new();
     for msg in [
         Message::Decision {
             tx,

@@ -1,6 +1,9 @@
 //! Hostile and malformed input to a 2PC node, stepped by hand: never a panic, never
 //! a changed outcome, protocol violations reported as events.
 
+mod common;
+
+use common::{deliver as step, violations};
 use synod_core::{Action, Actions, Input, Node, NodeId};
 use synod_twophase::kv::{KvOp, KvShard};
 use synod_twophase::twopc::{
@@ -27,28 +30,12 @@ fn tx() -> TxId {
     }
 }
 
-fn step(n: &mut KvNode, from: NodeId, msg: Message<Vec<KvOp>>) -> TwoPhaseActions<KvShard> {
-    let mut out = Actions::new();
-    n.step(Input::Message { from, msg }, &mut out);
-    out
-}
-
 fn prepare(work: Vec<KvOp>) -> Message<Vec<KvOp>> {
     Message::Prepare {
         tx: tx(),
         participants: vec![N2, N3],
         work,
     }
-}
-
-fn violations(out: &TwoPhaseActions<KvShard>) -> Vec<Violation> {
-    out.as_slice()
-        .iter()
-        .filter_map(|a| match a {
-            Action::Emit(Event::ProtocolViolation { violation, .. }) => Some(violation.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

@@ -5,7 +5,7 @@ use synod_core::NodeId;
 
 use super::RegisterActions;
 use super::message::{OpNumber, RegisterEvent, RegisterMessage, RequestError, Tag, Tagged};
-use crate::round::Round;
+use super::phase::Phase;
 use crate::system::{QuorumKind, QuorumSystem};
 
 /// Who may write the register.
@@ -56,22 +56,6 @@ impl Default for AbdConfig {
             retransmit_ticks: 5,
         }
     }
-}
-
-#[derive(Clone, Debug)]
-enum Phase {
-    Idle,
-    /// Asking a read quorum for the highest tag, in order to read or to write `Some(value)`.
-    Query {
-        round: Round<Tagged, RegisterMessage>,
-        write: Option<Bytes>,
-    },
-    /// Storing `stored` at a write quorum, then reporting `done`.
-    Store {
-        round: Round<(), RegisterMessage>,
-        stored: Tagged,
-        done: Done,
-    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -136,7 +120,8 @@ pub struct AbdClient<Q> {
     servers: Q,
     config: AbdConfig,
     next_op: u64,
-    phase: Phase,
+    /// While storing: what is stored, and what to report when it is.
+    phase: Phase<(Tagged, Done)>,
     /// Single writer: the highest timestamp this incarnation knows was used.
     last_timestamp: Option<u64>,
 }
@@ -161,85 +146,42 @@ impl<Q: QuorumSystem> AbdClient<Q> {
 
     /// Whether an operation is running.
     pub fn is_busy(&self) -> bool {
-        !matches!(self.phase, Phase::Idle)
+        self.phase.is_busy()
     }
 
     /// Start a read; its result is emitted as [`RegisterEvent::Read`].
     pub fn read(&mut self, out: &mut RegisterActions) {
-        if let Some(op) = self.begin(out) {
-            let round = Round::start(
-                op,
-                RegisterMessage::Query { op },
-                self.servers.members(),
-                out,
-            );
-            self.phase = Phase::Query { round, write: None };
+        if let Some(op) = self.phase.begin(&mut self.next_op, out) {
+            self.phase = Phase::query(op, None, self.servers.members(), out);
         }
     }
 
     /// Start a write of `value`; its completion is emitted as [`RegisterEvent::Written`].
     pub fn write(&mut self, value: Bytes, out: &mut RegisterActions) {
-        let Some(op) = self.begin(out) else { return };
+        let Some(op) = self.phase.begin(&mut self.next_op, out) else {
+            return;
+        };
         match (self.config.writers, self.last_timestamp) {
             (Writers::Single, Some(last)) => self.store_new(op, last, value, out),
-            _ => {
-                let round = Round::start(
-                    op,
-                    RegisterMessage::Query { op },
-                    self.servers.members(),
-                    out,
-                );
-                self.phase = Phase::Query {
-                    round,
-                    write: Some(value),
-                };
-            }
+            _ => self.phase = Phase::query(op, Some(value), self.servers.members(), out),
         }
     }
 
     /// Count a tick: retransmit to silent servers.
     pub fn on_tick(&mut self, out: &mut RegisterActions) {
-        let every = self.config.retransmit_ticks.max(1);
-        match &mut self.phase {
-            Phase::Idle => {}
-            Phase::Query { round, .. } => round.on_tick(every, out),
-            Phase::Store { round, .. } => round.on_tick(every, out),
-        }
+        self.phase.on_tick(self.config.retransmit_ticks.max(1), out);
     }
 
     /// Handle a server's reply. Replies to other operations, duplicates, and replies
     /// from nodes that are not servers are ignored.
     pub fn on_message(&mut self, from: NodeId, msg: RegisterMessage, out: &mut RegisterActions) {
-        let servers = &self.servers;
-        let complete = match (msg, &mut self.phase) {
-            (RegisterMessage::QueryReply { op, stored }, Phase::Query { round, .. }) => {
-                round.record(op, from, stored) && round.replies.is_quorum(servers, QuorumKind::Read)
-            }
-            (RegisterMessage::StoreAck { op }, Phase::Store { round, .. }) => {
-                round.record(op, from, ()) && round.replies.is_quorum(servers, QuorumKind::Write)
-            }
-            _ => false,
-        };
-        if complete {
+        if self.phase.on_reply(from, msg, &self.servers) {
             match self.phase {
                 Phase::Query { .. } => self.query_done(out),
                 Phase::Store { .. } => self.store_done(out),
                 Phase::Idle => {}
             }
         }
-    }
-
-    fn begin(&mut self, out: &mut RegisterActions) -> Option<OpNumber> {
-        if let Phase::Query { round, .. } = &self.phase {
-            out.emit(RegisterEvent::Rejected(RequestError::Busy(round.op)));
-            return None;
-        }
-        if let Phase::Store { round, .. } = &self.phase {
-            out.emit(RegisterEvent::Rejected(RequestError::Busy(round.op)));
-            return None;
-        }
-        self.next_op += 1;
-        Some(OpNumber(self.next_op))
     }
 
     fn query_done(&mut self, out: &mut RegisterActions) {
@@ -294,23 +236,14 @@ impl<Q: QuorumSystem> AbdClient<Q> {
     }
 
     fn store(&mut self, op: OpNumber, stored: Tagged, done: Done, out: &mut RegisterActions) {
-        let request = RegisterMessage::Store {
-            op,
-            stored: stored.clone(),
-        };
-        let round = Round::start(op, request, self.servers.members(), out);
-        self.phase = Phase::Store {
-            round,
-            stored,
-            done,
-        };
+        let servers = self.servers.members();
+        self.phase = Phase::store(op, stored.clone(), (stored, done), servers, out);
     }
 
     fn store_done(&mut self, out: &mut RegisterActions) {
         let Phase::Store {
             round,
-            stored,
-            done,
+            then: (stored, done),
         } = std::mem::replace(&mut self.phase, Phase::Idle)
         else {
             unreachable!("called only in the store phase")

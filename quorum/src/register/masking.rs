@@ -4,24 +4,12 @@ use bytes::Bytes;
 use synod_core::NodeId;
 
 use super::RegisterActions;
-use super::message::{OpNumber, RegisterEvent, RegisterMessage, RequestError, Tag, Tagged};
+use super::message::{RegisterEvent, RegisterMessage, RequestError, Tag, Tagged};
+use super::phase::Phase;
 use crate::byzantine::{Byzantine, ByzantineKind};
 use crate::error::QuorumError;
 use crate::round::Round;
-use crate::system::{QuorumKind, QuorumSystem};
-
-#[derive(Clone, Debug)]
-enum Phase {
-    Idle,
-    Query {
-        round: Round<Tagged, RegisterMessage>,
-        write: Option<Bytes>,
-    },
-    Store {
-        round: Round<(), RegisterMessage>,
-        tag: Tag,
-    },
-}
+use crate::system::QuorumSystem;
 
 /// A client of a register whose servers may be Byzantine: up to f of them may answer
 /// anything — forged values, inflated timestamps, silence.
@@ -61,7 +49,8 @@ pub struct MaskingClient {
     servers: Byzantine,
     retransmit_ticks: u32,
     next_op: u64,
-    phase: Phase,
+    /// While storing: the tag being written.
+    phase: Phase<Tag>,
 }
 
 impl MaskingClient {
@@ -91,7 +80,7 @@ impl MaskingClient {
 
     /// Whether an operation is running.
     pub fn is_busy(&self) -> bool {
-        !matches!(self.phase, Phase::Idle)
+        self.phase.is_busy()
     }
 
     /// Start a read ([`RegisterEvent::Read`] when done).
@@ -106,54 +95,26 @@ impl MaskingClient {
 
     /// Count a tick: retransmit to silent servers.
     pub fn on_tick(&mut self, out: &mut RegisterActions) {
-        match &mut self.phase {
-            Phase::Idle => {}
-            Phase::Query { round, .. } => round.on_tick(self.retransmit_ticks, out),
-            Phase::Store { round, .. } => round.on_tick(self.retransmit_ticks, out),
-        }
+        self.phase.on_tick(self.retransmit_ticks, out);
     }
 
     /// Handle a server's reply; each server is heard once per round.
     pub fn on_message(&mut self, from: NodeId, msg: RegisterMessage, out: &mut RegisterActions) {
-        let servers = &self.servers;
-        let complete = match (msg, &mut self.phase) {
-            (RegisterMessage::QueryReply { op, stored }, Phase::Query { round, .. }) => {
-                round.record(op, from, stored) && round.replies.is_quorum(servers, QuorumKind::Read)
-            }
-            (RegisterMessage::StoreAck { op }, Phase::Store { round, .. }) => {
-                round.record(op, from, ()) && round.replies.is_quorum(servers, QuorumKind::Write)
-            }
-            _ => false,
-        };
-        if !complete {
+        if !self.phase.on_reply(from, msg, &self.servers) {
             return;
         }
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Query { round, write } => self.query_done(round, write, out),
-            Phase::Store { round, tag } => out.emit(RegisterEvent::Written { op: round.op, tag }),
+            Phase::Store { round, then: tag } => {
+                out.emit(RegisterEvent::Written { op: round.op, tag })
+            }
             Phase::Idle => {}
         }
     }
 
     fn query(&mut self, write: Option<Bytes>, out: &mut RegisterActions) {
-        match &self.phase {
-            Phase::Query { round, .. } => {
-                out.emit(RegisterEvent::Rejected(RequestError::Busy(round.op)))
-            }
-            Phase::Store { round, .. } => {
-                out.emit(RegisterEvent::Rejected(RequestError::Busy(round.op)))
-            }
-            Phase::Idle => {
-                self.next_op += 1;
-                let op = OpNumber(self.next_op);
-                let round = Round::start(
-                    op,
-                    RegisterMessage::Query { op },
-                    self.servers.members(),
-                    out,
-                );
-                self.phase = Phase::Query { round, write };
-            }
+        if let Some(op) = self.phase.begin(&mut self.next_op, out) {
+            self.phase = Phase::query(op, write, self.servers.members(), out);
         }
     }
 
@@ -177,12 +138,8 @@ impl MaskingClient {
             timestamp,
             writer: self.id,
         };
-        let request = RegisterMessage::Store {
-            op,
-            stored: Tagged { tag, value },
-        };
-        let round = Round::start(op, request, self.servers.members(), out);
-        self.phase = Phase::Store { round, tag };
+        let stored = Tagged { tag, value };
+        self.phase = Phase::store(op, stored, tag, self.servers.members(), out);
     }
 
     /// The highest-tagged pair reported identically by at least f + 1 servers.

@@ -21,6 +21,7 @@ mod abd;
 mod masking;
 mod message;
 mod node;
+mod phase;
 mod server;
 
 pub use abd::{AbdClient, AbdConfig, ReadMode, Writers};

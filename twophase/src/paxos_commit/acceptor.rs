@@ -1,6 +1,7 @@
 //! The acceptor role: one Paxos acceptor for every instance of every transaction.
 
 use super::{Ballot, Message, PaxosActions, PaxosCommitNode, Record, Value};
+use crate::plumbing::CommitNode;
 use crate::{Outcome, Resource, TxId, Violation};
 use std::collections::BTreeMap;
 use synod_core::NodeId;

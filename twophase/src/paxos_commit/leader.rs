@@ -5,6 +5,7 @@
 use super::acceptor::learner;
 use super::{Ballot, Message, PaxosActions, PaxosCommitNode, Value};
 use crate::backoff::Backoff;
+use crate::plumbing::CommitNode;
 use crate::{BeginError, Event, Outcome, Resource, TxId, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use synod_core::NodeId;

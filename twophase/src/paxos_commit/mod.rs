@@ -53,12 +53,13 @@ pub use crate::api::{BeginError, Event, Request};
 pub use message::{Ballot, Message, Record, Value};
 
 use crate::backoff::Inquiry;
-use crate::plumbing::Plumbing;
+use crate::memory::Recent;
+use crate::plumbing::{CommitNode, Plumbing};
 use crate::{Outcome, Resource, TxId};
 use acceptor::AcceptorTx;
 use leader::LeaderTx;
 use rm::{RmMemo, RmTx};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use synod_core::{Actions, Input, Node, NodeId};
 
 /// Tuning and topology of a [`PaxosCommitNode`]. Start from [`Config::new`].
@@ -175,12 +176,10 @@ pub struct PaxosCommitNode<R: Resource> {
     resource: R,
     /// Resource manager: in-doubt transactions, and what it remembers of others.
     rm: BTreeMap<TxId, RmTx<R::Redo>>,
-    rm_memo: BTreeMap<TxId, RmMemo>,
-    rm_order: VecDeque<TxId>,
+    rm_memo: Recent<TxId, RmMemo>,
     /// Acceptor: per-transaction promises and accepted values; learned outcomes.
     acceptor: BTreeMap<TxId, AcceptorTx>,
-    learned: BTreeMap<TxId, Outcome>,
-    learned_order: VecDeque<TxId>,
+    learned: Recent<TxId, Outcome>,
     /// Leader: ballots in progress.
     leader: BTreeMap<TxId, LeaderTx<R::Work>>,
     plumbing: Plumbing<Message<R::Work>>,
@@ -196,11 +195,9 @@ impl<R: Resource> PaxosCommitNode<R> {
             next_seq: 0,
             resource,
             rm: BTreeMap::new(),
-            rm_memo: BTreeMap::new(),
-            rm_order: VecDeque::new(),
+            rm_memo: Recent::new(config.outcomes_max),
             acceptor: BTreeMap::new(),
-            learned: BTreeMap::new(),
-            learned_order: VecDeque::new(),
+            learned: Recent::new(config.outcomes_max),
             leader: BTreeMap::new(),
             plumbing: Plumbing::new(config.id),
             stats: Stats::default(),
@@ -311,55 +308,56 @@ impl<R: Resource> PaxosCommitNode<R> {
     }
 
     fn remember_rm(&mut self, tx: TxId, memo: RmMemo) {
-        if self.rm_memo.insert(tx, memo).is_none() {
-            self.rm_order.push_back(tx);
-        }
-        while self.rm_order.len() > self.config.outcomes_max.max(1) {
-            if let Some(old) = self.rm_order.pop_front() {
-                self.rm_memo.remove(&old);
-            }
-        }
+        self.rm_memo.insert(tx, memo);
     }
 
     fn remember_learned(&mut self, tx: TxId, outcome: Outcome) {
-        if self.learned.insert(tx, outcome).is_none() {
-            self.learned_order.push_back(tx);
-        }
-        while self.learned_order.len() > self.config.outcomes_max.max(1) {
-            if let Some(old) = self.learned_order.pop_front() {
-                self.learned.remove(&old);
-            }
-        }
-    }
-
-    /// Log this life's epoch before the first message that depends on it.
-    fn ensure_epoch(&mut self, out: &mut PaxosActions<R>) {
-        self.plumbing.ensure_epoch(Record::Epoch(self.epoch), out);
-    }
-
-    /// Send, or queue for this same step when addressed to ourselves.
-    fn send(&mut self, to: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
-        self.plumbing.send(to, msg, out);
-    }
-
-    fn background(&mut self, record: Record<R::Redo>, out: &mut PaxosActions<R>) {
-        self.plumbing.background(record, out);
-    }
-
-    fn violation(
-        &mut self,
-        tx: TxId,
-        from: NodeId,
-        violation: crate::Violation,
-        out: &mut PaxosActions<R>,
-    ) {
-        self.stats.violations += 1;
-        crate::plumbing::report_violation(tx, from, violation, out);
+        self.learned.insert(tx, outcome);
     }
 
     /// Whatever role knows the outcome of `tx`.
     fn known_outcome(&self, tx: TxId) -> Option<Outcome> {
         self.learned.get(&tx).copied().or_else(|| self.outcome(tx))
+    }
+}
+
+impl<R: Resource> Node for PaxosCommitNode<R> {
+    type Message = Message<R::Work>;
+    type Request = Request<R::Work>;
+    type Persist = Record<R::Redo>;
+    type Event = Event;
+
+    fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    fn step(&mut self, input: Input<Self::Message, Self::Request>, out: &mut PaxosActions<R>) {
+        match input {
+            Input::Tick => {
+                self.leader_tick(out);
+                self.rm_tick(out);
+            }
+            Input::Message { from, msg } => self.on_message(from, msg, out),
+            Input::Request(Request::Begin { tag, participants }) => {
+                self.begin(tag, participants, out)
+            }
+            Input::Persisted(_) => {}
+        }
+        self.handle_local(out);
+    }
+}
+
+impl<R: Resource> CommitNode for PaxosCommitNode<R> {
+    fn plumbing(&mut self) -> &mut Plumbing<Message<R::Work>> {
+        &mut self.plumbing
+    }
+
+    fn epoch_record(&self) -> Record<R::Redo> {
+        Record::Epoch(self.epoch)
+    }
+
+    fn violations(&mut self) -> &mut u64 {
+        &mut self.stats.violations
     }
 
     fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut PaxosActions<R>) {
@@ -409,35 +407,6 @@ impl<R: Resource> PaxosCommitNode<R> {
                     self.stats.ignored += 1;
                 }
             }
-        }
-    }
-}
-
-impl<R: Resource> Node for PaxosCommitNode<R> {
-    type Message = Message<R::Work>;
-    type Request = Request<R::Work>;
-    type Persist = Record<R::Redo>;
-    type Event = Event;
-
-    fn id(&self) -> NodeId {
-        self.config.id
-    }
-
-    fn step(&mut self, input: Input<Self::Message, Self::Request>, out: &mut PaxosActions<R>) {
-        match input {
-            Input::Tick => {
-                self.leader_tick(out);
-                self.rm_tick(out);
-            }
-            Input::Message { from, msg } => self.on_message(from, msg, out),
-            Input::Request(Request::Begin { tag, participants }) => {
-                self.begin(tag, participants, out)
-            }
-            Input::Persisted(_) => {}
-        }
-        while let Some(msg) = self.plumbing.next_local() {
-            let me = self.config.id;
-            self.on_message(me, msg, out);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Ballot, Message, PaxosActions, PaxosCommitNode, Record, Value};
 use crate::backoff::Inquiry;
+use crate::plumbing::CommitNode;
 use crate::{Event, Outcome, Prepared, Resource, TxId, Violation};
 use synod_core::NodeId;
 

@@ -3,6 +3,7 @@
 
 use super::{BeginError, Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
 use crate::backoff::Backoff;
+use crate::plumbing::CommitNode;
 use crate::{Outcome, Resource, TxId, Violation, Vote};
 use std::collections::{BTreeMap, BTreeSet};
 use synod_core::NodeId;

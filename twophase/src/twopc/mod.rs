@@ -45,7 +45,7 @@ mod participant;
 pub use crate::api::{BeginError, Event, Request};
 pub use message::{Message, Record};
 
-use crate::plumbing::Plumbing;
+use crate::plumbing::{CommitNode, Plumbing};
 use crate::{Outcome, Resource, TxId};
 use coordinator::Coordinator;
 use participant::Participant;
@@ -232,52 +232,6 @@ impl<R: Resource> TwoPhaseNode<R> {
     pub fn outcome(&self, tx: TxId) -> Option<Outcome> {
         self.participant.outcome(tx)
     }
-
-    /// Log this life's epoch before the first message that depends on it.
-    fn ensure_epoch(&mut self, out: &mut TwoPhaseActions<R>) {
-        self.plumbing.ensure_epoch(Record::Epoch(self.epoch), out);
-    }
-
-    /// Send, or queue for this same step when addressed to ourselves.
-    fn send(&mut self, to: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
-        self.plumbing.send(to, msg, out);
-    }
-
-    fn background(&mut self, record: Record<R::Redo>, out: &mut TwoPhaseActions<R>) {
-        self.plumbing.background(record, out);
-    }
-
-    fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
-        match msg {
-            Message::Prepare {
-                tx,
-                participants,
-                work,
-            } => self.on_prepare(from, tx, participants, work, out),
-            Message::Vote { tx, vote } => self.on_vote(from, tx, vote, out),
-            Message::Decision { tx, outcome } => self.on_decision(from, tx, outcome, out),
-            Message::Ack { tx } => self.on_ack(from, tx, out),
-            Message::Inquire { tx } => {
-                if tx.coordinator == self.config.id {
-                    self.on_inquire_as_coordinator(from, tx, out);
-                } else {
-                    self.on_inquire_as_peer(from, tx, out);
-                }
-            }
-            Message::Undecided { tx, uncertain } => self.on_undecided(from, tx, uncertain, out),
-        }
-    }
-
-    fn violation(
-        &mut self,
-        tx: TxId,
-        from: NodeId,
-        violation: crate::Violation,
-        out: &mut TwoPhaseActions<R>,
-    ) {
-        self.stats.violations += 1;
-        crate::plumbing::report_violation(tx, from, violation, out);
-    }
 }
 
 impl<R: Resource> Node for TwoPhaseNode<R> {
@@ -302,10 +256,41 @@ impl<R: Resource> Node for TwoPhaseNode<R> {
             }
             Input::Persisted(_) => {}
         }
-        // Messages to ourselves, in the order they were "sent".
-        while let Some(msg) = self.plumbing.next_local() {
-            let me = self.config.id;
-            self.on_message(me, msg, out);
+        self.handle_local(out);
+    }
+}
+
+impl<R: Resource> CommitNode for TwoPhaseNode<R> {
+    fn plumbing(&mut self) -> &mut Plumbing<Message<R::Work>> {
+        &mut self.plumbing
+    }
+
+    fn epoch_record(&self) -> Record<R::Redo> {
+        Record::Epoch(self.epoch)
+    }
+
+    fn violations(&mut self) -> &mut u64 {
+        &mut self.stats.violations
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Message<R::Work>, out: &mut TwoPhaseActions<R>) {
+        match msg {
+            Message::Prepare {
+                tx,
+                participants,
+                work,
+            } => self.on_prepare(from, tx, participants, work, out),
+            Message::Vote { tx, vote } => self.on_vote(from, tx, vote, out),
+            Message::Decision { tx, outcome } => self.on_decision(from, tx, outcome, out),
+            Message::Ack { tx } => self.on_ack(from, tx, out),
+            Message::Inquire { tx } => {
+                if tx.coordinator == self.config.id {
+                    self.on_inquire_as_coordinator(from, tx, out);
+                } else {
+                    self.on_inquire_as_peer(from, tx, out);
+                }
+            }
+            Message::Undecided { tx, uncertain } => self.on_undecided(from, tx, uncertain, out),
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use super::{Event, Message, Record, TwoPhaseActions, TwoPhaseNode};
 use crate::backoff::Inquiry;
+use crate::memory::Recent;
+use crate::plumbing::CommitNode;
 use crate::{Outcome, Prepared, Resource, TxId, Violation, Vote};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use synod_core::NodeId;
 
 /// What a participant remembers about a transaction it is done with.
@@ -44,10 +46,8 @@ fn everyone_undecided<D>(doubt: &InDoubt<D>, me: NodeId, coordinator: NodeId) ->
 pub(super) struct Participant<R: Resource> {
     resource: R,
     in_doubt: BTreeMap<TxId, InDoubt<R::Redo>>,
-    outcomes: BTreeMap<TxId, Memo>,
-    /// Remembered outcomes, oldest first, for eviction.
-    order: VecDeque<TxId>,
-    outcomes_max: usize,
+    /// Remembered outcomes, the most recent `outcomes_max` of them.
+    outcomes: Recent<TxId, Memo>,
     /// Set once an outcome was evicted: unknown transactions may then be forgotten
     /// ones, so the participant may no longer refuse them.
     forgot: bool,
@@ -60,9 +60,7 @@ impl<R: Resource> Participant<R> {
         Participant {
             resource,
             in_doubt: BTreeMap::new(),
-            outcomes: BTreeMap::new(),
-            order: VecDeque::new(),
-            outcomes_max: outcomes_max.max(1),
+            outcomes: Recent::new(outcomes_max),
             forgot: false,
             replaying: BTreeMap::new(),
         }
@@ -85,14 +83,8 @@ impl<R: Resource> Participant<R> {
     }
 
     fn remember(&mut self, tx: TxId, memo: Memo) {
-        if self.outcomes.insert(tx, memo).is_none() {
-            self.order.push_back(tx);
-        }
-        while self.order.len() > self.outcomes_max {
-            if let Some(old) = self.order.pop_front() {
-                self.outcomes.remove(&old);
-                self.forgot = true;
-            }
+        if self.outcomes.insert(tx, memo) {
+            self.forgot = true;
         }
     }
 
@@ -305,15 +297,7 @@ impl<R: Resource> TwoPhaseNode<R> {
                 // A no vote is not logged, so a crash could forget it and a later,
                 // duplicated PREPARE get a yes — harmless while nobody acted on the
                 // no. Before a peer aborts on our word, make the no durable.
-                Some(Memo::VotedNo) => {
-                    self.ensure_epoch(out);
-                    self.participant.remember(tx, Memo::Refused);
-                    out.persist(Record::Refused { tx });
-                    Message::Decision {
-                        tx,
-                        outcome: Outcome::Abort,
-                    }
-                }
+                Some(Memo::VotedNo) => self.refuse(tx, out),
                 Some(Memo::ReadOnly) => Message::Undecided {
                     tx,
                     uncertain: false,
@@ -322,15 +306,7 @@ impl<R: Resource> TwoPhaseNode<R> {
                 // the transaction can only abort, and say so. A restarted process may
                 // have voted read-only before its crash (that vote is not logged), so
                 // it may not refuse.
-                None if !self.restarted && !self.participant.forgot => {
-                    self.ensure_epoch(out);
-                    self.participant.remember(tx, Memo::Refused);
-                    out.persist(Record::Refused { tx });
-                    Message::Decision {
-                        tx,
-                        outcome: Outcome::Abort,
-                    }
-                }
+                None if !self.restarted && !self.participant.forgot => self.refuse(tx, out),
                 None => Message::Undecided {
                     tx,
                     uncertain: false,
@@ -338,6 +314,18 @@ impl<R: Resource> TwoPhaseNode<R> {
             }
         };
         self.send(from, reply, out);
+    }
+
+    /// Refuse `tx` durably (so this participant can never vote yes on it, not even
+    /// after a crash) and return the answer: abort.
+    fn refuse(&mut self, tx: TxId, out: &mut TwoPhaseActions<R>) -> Message<R::Work> {
+        self.ensure_epoch(out);
+        self.participant.remember(tx, Memo::Refused);
+        out.persist(Record::Refused { tx });
+        Message::Decision {
+            tx,
+            outcome: Outcome::Abort,
+        }
     }
 
     pub(super) fn on_undecided(

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
-use synod_core::{Action, ActionsOf, InputOf, Node, NodeId, PersistToken};
+use synod_core::{Action, Actions, ActionsOf, Input, InputOf, Node, NodeId, PersistToken};
 use synod_sim::{
     Delay, Fault, FaultSchedule, Faults, LinkConfig, Sim, SimConfig, SimRng, proptest_cases,
     sim_runner,
@@ -15,7 +15,7 @@ use synod_sim::{
 use synod_twophase::kv::{Key, KvOp, KvRedo, KvShard};
 use synod_twophase::paxos_commit::{self, Ballot, PaxosCommitNode, Value};
 use synod_twophase::twopc::{self, TwoPhaseNode};
-use synod_twophase::{Event, Outcome, Request, TxId};
+use synod_twophase::{Event, Outcome, Request, TxId, Violation};
 
 /// What the bank harness needs of a commit-protocol node.
 pub trait BankNode:
@@ -486,4 +486,23 @@ pub fn crash_storm(seed: u64, horizon: u64) -> FaultSchedule {
             .at(t + 50 + rng.below(1_450), Fault::Restart(node));
     }
     schedule
+}
+
+/// Steps `node` with one message `msg` from `from` and returns what it did (for tests
+/// that drive a node by hand).
+pub fn deliver<N: Node>(node: &mut N, from: NodeId, msg: N::Message) -> ActionsOf<N> {
+    let mut out = Actions::new();
+    node.step(Input::Message { from, msg }, &mut out);
+    out
+}
+
+/// The protocol violations a node reported among `out`, in order.
+pub fn violations<M, P>(out: &Actions<M, P, Event>) -> Vec<Violation> {
+    out.as_slice()
+        .iter()
+        .filter_map(|a| match a {
+            Action::Emit(Event::ProtocolViolation { violation, .. }) => Some(violation.clone()),
+            _ => None,
+        })
+        .collect()
 }
