@@ -1539,6 +1539,7 @@ impl<S: LogStorage> RaftNode<S> {
         let max_bytes = self.config.max_snapshot_bytes;
         let (next_offset, out_of_order) = match SnapshotReceiver::accept(
             &mut self.receiver,
+            self.term,
             &meta,
             offset,
             &data,

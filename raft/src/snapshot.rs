@@ -41,9 +41,13 @@ pub struct Snapshot {
 /// a chunk whose offset is not the number of bytes already held is ignored (the
 /// follower answers with the offset it expects), so duplicated and reordered chunks
 /// can never splice bytes into the wrong place. The buffer never grows past the
-/// follower's `max_snapshot_bytes`.
+/// follower's `max_snapshot_bytes`. A buffer belongs to one leader's transfer: two
+/// leaders' snapshots at the same index hold the same state but not necessarily the
+/// same bytes, so a chunk from another term never continues it.
 #[derive(Clone, Debug)]
 pub(crate) struct SnapshotReceiver {
+    /// The term of the leader whose chunks these are.
+    pub(crate) term: Term,
     pub(crate) meta: SnapshotMeta,
     pub(crate) buf: Vec<u8>,
 }
@@ -65,22 +69,28 @@ pub(crate) enum ChunkOutcome {
 }
 
 impl SnapshotReceiver {
-    /// Feed one chunk of the snapshot described by `meta` into `slot` (the follower's
-    /// receiver, if any), holding at most `max_bytes`.
+    /// Feed one chunk of the snapshot described by `meta`, sent by the leader of
+    /// `term`, into `slot` (the follower's receiver, if any), holding at most
+    /// `max_bytes`.
     pub(crate) fn accept(
         slot: &mut Option<SnapshotReceiver>,
+        term: Term,
         meta: &SnapshotMeta,
         offset: u64,
         data: &[u8],
         done: bool,
         max_bytes: u64,
     ) -> ChunkOutcome {
-        if slot.as_ref().is_none_or(|r| r.meta != *meta) {
+        if slot
+            .as_ref()
+            .is_none_or(|r| r.term != term || r.meta != *meta)
+        {
             if offset != 0 {
                 // A middle chunk of a snapshot we are not assembling: start over.
                 return ChunkOutcome::Gap(0);
             }
             *slot = Some(SnapshotReceiver {
+                term,
                 meta: meta.clone(),
                 buf: Vec::new(),
             });
@@ -245,7 +255,7 @@ mod tests {
         let mut slot = None;
         let m = meta(5);
         let mut accept = |offset, data: &[u8], done| {
-            SnapshotReceiver::accept(&mut slot, &m, offset, data, done, MAX)
+            SnapshotReceiver::accept(&mut slot, Term(1), &m, offset, data, done, MAX)
         };
         assert_eq!(accept(3, b"xyz", false), ChunkOutcome::Gap(0));
         assert_eq!(accept(0, b"abc", false), ChunkOutcome::Expect(3));
@@ -271,9 +281,9 @@ mod tests {
     #[test]
     fn a_new_snapshot_restarts_assembly() {
         let mut slot = None;
-        SnapshotReceiver::accept(&mut slot, &meta(5), 0, b"old", false, MAX);
+        SnapshotReceiver::accept(&mut slot, Term(1), &meta(5), 0, b"old", false, MAX);
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &meta(9), 0, b"n", false, MAX),
+            SnapshotReceiver::accept(&mut slot, Term(1), &meta(9), 0, b"n", false, MAX),
             ChunkOutcome::Expect(1)
         );
         assert_eq!(slot.map(|r| r.meta.index), Some(LogIndex(9)));
@@ -286,11 +296,11 @@ mod tests {
         let mut slot = None;
         let m = meta(5);
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 0, b"abcd", false, 6),
+            SnapshotReceiver::accept(&mut slot, Term(1), &m, 0, b"abcd", false, 6),
             ChunkOutcome::Expect(4)
         );
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 4, b"efg", true, 6),
+            SnapshotReceiver::accept(&mut slot, Term(1), &m, 4, b"efg", true, 6),
             ChunkOutcome::TooLarge
         );
         assert!(slot.is_none());
