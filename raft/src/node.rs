@@ -1236,6 +1236,24 @@ impl<S: LogStorage> RaftNode<S> {
                     if let Some(send) = pr.snapshot.as_mut() {
                         send.heartbeat();
                     }
+                    // Chunks may not go out (a refused snapshot, a stalled window):
+                    // the follower still hears from its leader every interval, or it
+                    // would time out and campaign (§5.2). At the compaction point it
+                    // usually lacks, the append is rejected (ignored here) or shows
+                    // that the follower already holds the log through it.
+                    let prev = self.log.storage.first_index().prev();
+                    if let Some(prev_term) = self.log.term(prev) {
+                        out.send(
+                            self.progress[slot].0,
+                            Message::AppendEntries {
+                                term: self.term,
+                                prev_log_index: prev,
+                                prev_log_term: prev_term,
+                                entries: Vec::new(),
+                                leader_commit: self.log.committed,
+                            },
+                        );
+                    }
                 }
                 ProgressState::Replicate => {
                     if pr.match_index == pr.match_at_heartbeat && pr.match_index < last {
