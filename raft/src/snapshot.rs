@@ -109,6 +109,16 @@ impl SnapshotReceiver {
             *slot = None;
             return ChunkOutcome::TooLarge;
         }
+        let need = receiver.buf.len() + data.len();
+        if need > receiver.buf.capacity() {
+            // Grow by doubling as a vector would, but never past the limit: the
+            // memory held, not only the bytes received, stays within `max_bytes`.
+            let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+            let target = need
+                .max(receiver.buf.capacity().saturating_mul(2))
+                .min(limit);
+            receiver.buf.reserve_exact(target - receiver.buf.len());
+        }
         receiver.buf.extend_from_slice(data);
         if !done {
             return ChunkOutcome::Expect(receiver.buf.len() as u64);
@@ -304,6 +314,22 @@ mod tests {
             ChunkOutcome::TooLarge
         );
         assert!(slot.is_none());
+    }
+
+    // The bound on the follower's buffer is a bound on its memory: growing the buffer
+    // never reserves more than `max_snapshot_bytes` (a doubling vector would reserve up
+    // to twice the bytes held).
+    #[test]
+    fn the_buffer_never_reserves_past_the_limit() {
+        let mut slot = None;
+        let m = meta(5);
+        for offset in [0, 30, 60] {
+            let outcome =
+                SnapshotReceiver::accept(&mut slot, Term(1), &m, offset, &[7; 30], false, 100);
+            assert_eq!(outcome, ChunkOutcome::Expect(offset + 30));
+            let capacity = slot.as_ref().map_or(0, |r| r.buf.capacity());
+            assert!(capacity <= 100, "reserved {capacity} bytes");
+        }
     }
 
     /// Send every chunk the window allows; their starts.
