@@ -81,6 +81,15 @@ impl SnapshotReceiver {
         done: bool,
         max_bytes: u64,
     ) -> ChunkOutcome {
+        if let Some(r) = slot.as_ref()
+            && r.term == term
+            && meta.index < r.meta.index
+        {
+            // A leader only moves on to newer snapshots: this is a late chunk of one it
+            // sent before. Keep the newer buffer (the answer names the old snapshot,
+            // which the leader ignores).
+            return ChunkOutcome::Gap(0);
+        }
         if slot
             .as_ref()
             .is_none_or(|r| r.term != term || r.meta != *meta)
@@ -297,6 +306,23 @@ mod tests {
             ChunkOutcome::Expect(1)
         );
         assert_eq!(slot.map(|r| r.meta.index), Some(LogIndex(9)));
+    }
+
+    // A leader that took a newer snapshot mid-transfer restarts with it; a late
+    // duplicate of the older snapshot's first chunk must not throw the newer buffer
+    // away (it would restart the transfer from byte 0 for nothing).
+    #[test]
+    fn a_late_chunk_of_an_older_snapshot_keeps_the_newer_buffer() {
+        let mut slot = None;
+        SnapshotReceiver::accept(&mut slot, Term(1), &meta(9), 0, b"new", false, MAX);
+        SnapshotReceiver::accept(&mut slot, Term(1), &meta(5), 0, b"old", false, MAX);
+        assert_eq!(
+            SnapshotReceiver::accept(&mut slot, Term(1), &meta(9), 3, b"er", true, MAX),
+            ChunkOutcome::Complete(Snapshot {
+                meta: meta(9),
+                data: Bytes::from_static(b"newer")
+            })
+        );
     }
 
     // The follower's buffer is bounded: the chunk that would take it past the limit
