@@ -169,6 +169,9 @@ pub(crate) struct SnapshotSend {
     rewound_to: Option<u64>,
     /// Heartbeat intervals since a chunk was last acknowledged.
     idle_heartbeats: u8,
+    /// The window stalled and the follower has not answered since: one chunk at a
+    /// time, so a crashed follower costs a chunk per resend, not a window.
+    probing: bool,
     /// The follower refused this snapshot as too large: nothing more is sent.
     pub(crate) refused: bool,
 }
@@ -185,6 +188,7 @@ impl SnapshotSend {
             heard: 0,
             rewound_to: None,
             idle_heartbeats: 0,
+            probing: false,
             refused: false,
         }
     }
@@ -193,7 +197,8 @@ impl SnapshotSend {
     /// most (checked before the snapshot's data is read from storage).
     pub(crate) fn has_room(&self, chunk: u64, window: usize) -> bool {
         let in_flight = (self.next - self.acked).div_ceil(chunk.max(1));
-        !self.refused && !self.sent_last && in_flight < window as u64
+        let window = if self.probing { 1 } else { window as u64 };
+        !self.refused && !self.sent_last && in_flight < window
     }
 
     /// The next chunk to send, `start..end` of a snapshot of `len` bytes, if the
@@ -217,6 +222,7 @@ impl SnapshotSend {
             return; // more than there is: not an answer about this snapshot
         }
         self.heard = offset;
+        self.probing = false; // it is alive: open the window again
         if offset > self.acked {
             self.acked = offset;
             self.next = self.next.max(offset);
@@ -236,7 +242,8 @@ impl SnapshotSend {
     }
 
     /// A heartbeat interval passed. After [`STALL_HEARTBEATS`] with chunks in flight
-    /// and none acknowledged, resend from where the follower last said it was.
+    /// and none acknowledged, resend from where the follower last said it was — one
+    /// chunk, until the follower answers again.
     pub(crate) fn heartbeat(&mut self) {
         if self.next == self.acked && !self.sent_last {
             return; // nothing in flight
@@ -248,6 +255,7 @@ impl SnapshotSend {
             self.sent_last = false;
             self.rewound_to = None;
             self.idle_heartbeats = 0;
+            self.probing = true;
         }
     }
 }
@@ -409,6 +417,28 @@ mod tests {
         send.heartbeat();
         assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
         send.heartbeat();
+        assert_eq!(fill(&mut send, 100), [0], "one chunk until it answers");
+        send.answered(10, false);
+        assert_eq!(fill(&mut send, 100), [10, 20, 30]);
+    }
+
+    // A crashed follower costs the leader one chunk per resend, not a window of them:
+    // after a stall the leader resends a single chunk, again at every stall, and opens
+    // the window only once the follower answers (as appends fall back to one probe).
+    #[test]
+    fn a_silent_follower_gets_one_chunk_per_stall() {
+        let mut send = SnapshotSend::new(LogIndex(5));
         assert_eq!(fill(&mut send, 100), [0, 10, 20]);
+        for _ in 0..5 {
+            send.heartbeat();
+            send.heartbeat();
+            assert_eq!(fill(&mut send, 100), [0]);
+        }
+        send.answered(0, true);
+        assert_eq!(
+            fill(&mut send, 100),
+            [0, 10, 20],
+            "it answered: the window opens"
+        );
     }
 }
