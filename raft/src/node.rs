@@ -921,6 +921,8 @@ impl<S: LogStorage> RaftNode<S> {
             self.term = term;
             self.voted_for = None;
             self.persist_hard_state(out);
+            // A partial snapshot of an older term can never be continued.
+            self.receiver = None;
         }
         self.progress.clear();
         self.pending.clear();
@@ -950,6 +952,7 @@ impl<S: LogStorage> RaftNode<S> {
 
     fn become_candidate(&mut self, out: &mut Out) {
         self.term = self.term.next();
+        self.receiver = None; // (see `become_follower`)
         self.voted_for = Some(self.config.id);
         self.persist_hard_state(out); // the self-vote is durable before any request leaves
         self.election.reset();
@@ -2382,6 +2385,58 @@ mod tests {
             "{} acknowledgements kept for {} tracked members",
             node.reads.acked.len(),
             node.progress.len()
+        );
+    }
+
+    // The follower's snapshot buffer is memory held for one leader's transfer: once
+    // the term moves on it can never be continued (chunks of another term restart
+    // it), so it is dropped then, not kept (up to `max_snapshot_bytes`) until some
+    // later snapshot happens to arrive.
+    #[test]
+    fn a_partial_snapshot_is_dropped_when_the_term_moves_on() {
+        let mut node = RaftNode::new(
+            Config::new(NodeId(1), [1, 2, 3].map(NodeId)),
+            MemStorage::new(),
+        )
+        .unwrap();
+        let mut out = Actions::new();
+        let meta = SnapshotMeta {
+            index: LogIndex(5),
+            term: Term(1),
+            membership: Membership::new([1, 2, 3].map(NodeId)),
+        };
+        let chunk = Message::InstallSnapshot {
+            term: Term(1),
+            meta,
+            offset: 0,
+            data: Bytes::from_static(b"part"),
+            done: false,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: chunk,
+            },
+            &mut out,
+        );
+        assert!(node.receiver.is_some());
+        let append = Message::AppendEntries {
+            term: Term(2),
+            prev_log_index: LogIndex(0),
+            prev_log_term: Term(0),
+            entries: Vec::new(),
+            leader_commit: LogIndex(0),
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg: append,
+            },
+            &mut out,
+        );
+        assert!(
+            node.receiver.is_none(),
+            "a term-1 partial snapshot is still held"
         );
     }
 }
