@@ -441,4 +441,87 @@ mod tests {
             "it answered: the window opens"
         );
     }
+
+    // Raft §7 chunks over a hostile link, sender and receiver together: with chunks
+    // and answers lost, duplicated and reordered at random, the leader's acknowledged
+    // offset never exceeds the snapshot's size, at most a window of chunks is in
+    // flight, the follower only ever assembles exactly the leader's bytes, and every
+    // transfer completes.
+    #[test]
+    fn sender_and_receiver_agree_over_a_hostile_link() {
+        for seed in 0..300u64 {
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let len = 1 + next(200);
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + seed) as u8).collect();
+            let (chunk, window) = (1 + next(16), 1 + next(4) as usize);
+            let m = meta(5);
+            let mut send = SnapshotSend::new(LogIndex(5));
+            let mut slot = None;
+            // Messages in flight: chunks (offset, end) and answers (offset, gap).
+            let mut chunks: Vec<(u64, u64)> = Vec::new();
+            let mut answers: Vec<(u64, bool)> = Vec::new();
+            let mut done = None;
+            for step in 0..20_000 {
+                while let Some((start, end)) = send.next_chunk(len, chunk, window) {
+                    chunks.push((start, end));
+                }
+                assert!(send.acked <= len && send.next <= len, "seed {seed}");
+                assert!(
+                    send.next - send.acked <= chunk * window as u64,
+                    "seed {seed}"
+                );
+                if step % 10 == 0 {
+                    send.heartbeat();
+                }
+                match next(4) {
+                    0 | 1 if !chunks.is_empty() => {
+                        let (start, end) = chunks.swap_remove(next(chunks.len() as u64) as usize);
+                        if next(5) == 0 {
+                            continue; // lost
+                        }
+                        if next(5) == 0 {
+                            chunks.push((start, end)); // duplicated
+                        }
+                        let piece = &data[start as usize..end as usize];
+                        match SnapshotReceiver::accept(
+                            &mut slot,
+                            Term(1),
+                            &m,
+                            start,
+                            piece,
+                            end == len,
+                            MAX,
+                        ) {
+                            ChunkOutcome::Expect(o) => answers.push((o, false)),
+                            ChunkOutcome::Gap(o) => answers.push((o, true)),
+                            ChunkOutcome::Complete(s) => {
+                                done = Some(s.data);
+                                break;
+                            }
+                            ChunkOutcome::TooLarge => panic!("seed {seed}: too large"),
+                        }
+                    }
+                    2 if !answers.is_empty() => {
+                        let (offset, gap) =
+                            answers.swap_remove(next(answers.len() as u64) as usize);
+                        if next(5) != 0 {
+                            send.answered(offset, gap);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(
+                done.as_deref(),
+                Some(&data[..]),
+                "seed {seed}: len {len} chunk {chunk} window {window}"
+            );
+        }
+    }
 }
