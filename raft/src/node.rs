@@ -921,6 +921,8 @@ impl<S: LogStorage> RaftNode<S> {
             self.term = term;
             self.voted_for = None;
             self.persist_hard_state(out);
+            // A partial snapshot of an older term can never be continued.
+            self.receiver = None;
         }
         self.progress.clear();
         self.pending.clear();
@@ -950,6 +952,7 @@ impl<S: LogStorage> RaftNode<S> {
 
     fn become_candidate(&mut self, out: &mut Out) {
         self.term = self.term.next();
+        self.receiver = None; // (see `become_follower`)
         self.voted_for = Some(self.config.id);
         self.persist_hard_state(out); // the self-vote is durable before any request leaves
         self.election.reset();
@@ -1235,6 +1238,24 @@ impl<S: LogStorage> RaftNode<S> {
                     // from where the follower last said it was.
                     if let Some(send) = pr.snapshot.as_mut() {
                         send.heartbeat();
+                    }
+                    // Chunks may not go out (a refused snapshot, a stalled window):
+                    // the follower still hears from its leader every interval, or it
+                    // would time out and campaign (§5.2). At the compaction point it
+                    // usually lacks, the append is rejected (ignored here) or shows
+                    // that the follower already holds the log through it.
+                    let prev = self.log.storage.first_index().prev();
+                    if let Some(prev_term) = self.log.term(prev) {
+                        out.send(
+                            self.progress[slot].0,
+                            Message::AppendEntries {
+                                term: self.term,
+                                prev_log_index: prev,
+                                prev_log_term: prev_term,
+                                entries: Vec::new(),
+                                leader_commit: self.log.committed,
+                            },
+                        );
                     }
                 }
                 ProgressState::Replicate => {
@@ -1539,6 +1560,7 @@ impl<S: LogStorage> RaftNode<S> {
         let max_bytes = self.config.max_snapshot_bytes;
         let (next_offset, out_of_order) = match SnapshotReceiver::accept(
             &mut self.receiver,
+            self.term,
             &meta,
             offset,
             &data,
@@ -2363,6 +2385,58 @@ mod tests {
             "{} acknowledgements kept for {} tracked members",
             node.reads.acked.len(),
             node.progress.len()
+        );
+    }
+
+    // The follower's snapshot buffer is memory held for one leader's transfer: once
+    // the term moves on it can never be continued (chunks of another term restart
+    // it), so it is dropped then, not kept (up to `max_snapshot_bytes`) until some
+    // later snapshot happens to arrive.
+    #[test]
+    fn a_partial_snapshot_is_dropped_when_the_term_moves_on() {
+        let mut node = RaftNode::new(
+            Config::new(NodeId(1), [1, 2, 3].map(NodeId)),
+            MemStorage::new(),
+        )
+        .unwrap();
+        let mut out = Actions::new();
+        let meta = SnapshotMeta {
+            index: LogIndex(5),
+            term: Term(1),
+            membership: Membership::new([1, 2, 3].map(NodeId)),
+        };
+        let chunk = Message::InstallSnapshot {
+            term: Term(1),
+            meta,
+            offset: 0,
+            data: Bytes::from_static(b"part"),
+            done: false,
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: chunk,
+            },
+            &mut out,
+        );
+        assert!(node.receiver.is_some());
+        let append = Message::AppendEntries {
+            term: Term(2),
+            prev_log_index: LogIndex(0),
+            prev_log_term: Term(0),
+            entries: Vec::new(),
+            leader_commit: LogIndex(0),
+        };
+        node.step(
+            Input::Message {
+                from: NodeId(3),
+                msg: append,
+            },
+            &mut out,
+        );
+        assert!(
+            node.receiver.is_none(),
+            "a term-1 partial snapshot is still held"
         );
     }
 }

@@ -41,9 +41,13 @@ pub struct Snapshot {
 /// a chunk whose offset is not the number of bytes already held is ignored (the
 /// follower answers with the offset it expects), so duplicated and reordered chunks
 /// can never splice bytes into the wrong place. The buffer never grows past the
-/// follower's `max_snapshot_bytes`.
+/// follower's `max_snapshot_bytes`. A buffer belongs to one leader's transfer: two
+/// leaders' snapshots at the same index hold the same state but not necessarily the
+/// same bytes, so a chunk from another term never continues it.
 #[derive(Clone, Debug)]
 pub(crate) struct SnapshotReceiver {
+    /// The term of the leader whose chunks these are.
+    pub(crate) term: Term,
     pub(crate) meta: SnapshotMeta,
     pub(crate) buf: Vec<u8>,
 }
@@ -65,22 +69,37 @@ pub(crate) enum ChunkOutcome {
 }
 
 impl SnapshotReceiver {
-    /// Feed one chunk of the snapshot described by `meta` into `slot` (the follower's
-    /// receiver, if any), holding at most `max_bytes`.
+    /// Feed one chunk of the snapshot described by `meta`, sent by the leader of
+    /// `term`, into `slot` (the follower's receiver, if any), holding at most
+    /// `max_bytes`.
     pub(crate) fn accept(
         slot: &mut Option<SnapshotReceiver>,
+        term: Term,
         meta: &SnapshotMeta,
         offset: u64,
         data: &[u8],
         done: bool,
         max_bytes: u64,
     ) -> ChunkOutcome {
-        if slot.as_ref().is_none_or(|r| r.meta != *meta) {
+        if let Some(r) = slot.as_ref()
+            && r.term == term
+            && meta.index < r.meta.index
+        {
+            // A leader only moves on to newer snapshots: this is a late chunk of one it
+            // sent before. Keep the newer buffer (the answer names the old snapshot,
+            // which the leader ignores).
+            return ChunkOutcome::Gap(0);
+        }
+        if slot
+            .as_ref()
+            .is_none_or(|r| r.term != term || r.meta != *meta)
+        {
             if offset != 0 {
                 // A middle chunk of a snapshot we are not assembling: start over.
                 return ChunkOutcome::Gap(0);
             }
             *slot = Some(SnapshotReceiver {
+                term,
                 meta: meta.clone(),
                 buf: Vec::new(),
             });
@@ -98,6 +117,16 @@ impl SnapshotReceiver {
         if held.saturating_add(data.len() as u64) > max_bytes {
             *slot = None;
             return ChunkOutcome::TooLarge;
+        }
+        let need = receiver.buf.len() + data.len();
+        if need > receiver.buf.capacity() {
+            // Grow by doubling as a vector would, but never past the limit: the
+            // memory held, not only the bytes received, stays within `max_bytes`.
+            let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+            let target = need
+                .max(receiver.buf.capacity().saturating_mul(2))
+                .min(limit);
+            receiver.buf.reserve_exact(target - receiver.buf.len());
         }
         receiver.buf.extend_from_slice(data);
         if !done {
@@ -140,6 +169,9 @@ pub(crate) struct SnapshotSend {
     rewound_to: Option<u64>,
     /// Heartbeat intervals since a chunk was last acknowledged.
     idle_heartbeats: u8,
+    /// The window stalled and the follower has not answered since: one chunk at a
+    /// time, so a crashed follower costs a chunk per resend, not a window.
+    probing: bool,
     /// The follower refused this snapshot as too large: nothing more is sent.
     pub(crate) refused: bool,
 }
@@ -156,6 +188,7 @@ impl SnapshotSend {
             heard: 0,
             rewound_to: None,
             idle_heartbeats: 0,
+            probing: false,
             refused: false,
         }
     }
@@ -164,7 +197,8 @@ impl SnapshotSend {
     /// most (checked before the snapshot's data is read from storage).
     pub(crate) fn has_room(&self, chunk: u64, window: usize) -> bool {
         let in_flight = (self.next - self.acked).div_ceil(chunk.max(1));
-        !self.refused && !self.sent_last && in_flight < window as u64
+        let window = if self.probing { 1 } else { window as u64 };
+        !self.refused && !self.sent_last && in_flight < window
     }
 
     /// The next chunk to send, `start..end` of a snapshot of `len` bytes, if the
@@ -188,6 +222,7 @@ impl SnapshotSend {
             return; // more than there is: not an answer about this snapshot
         }
         self.heard = offset;
+        self.probing = false; // it is alive: open the window again
         if offset > self.acked {
             self.acked = offset;
             self.next = self.next.max(offset);
@@ -207,7 +242,8 @@ impl SnapshotSend {
     }
 
     /// A heartbeat interval passed. After [`STALL_HEARTBEATS`] with chunks in flight
-    /// and none acknowledged, resend from where the follower last said it was.
+    /// and none acknowledged, resend from where the follower last said it was — one
+    /// chunk, until the follower answers again.
     pub(crate) fn heartbeat(&mut self) {
         if self.next == self.acked && !self.sent_last {
             return; // nothing in flight
@@ -219,6 +255,7 @@ impl SnapshotSend {
             self.sent_last = false;
             self.rewound_to = None;
             self.idle_heartbeats = 0;
+            self.probing = true;
         }
     }
 }
@@ -245,7 +282,7 @@ mod tests {
         let mut slot = None;
         let m = meta(5);
         let mut accept = |offset, data: &[u8], done| {
-            SnapshotReceiver::accept(&mut slot, &m, offset, data, done, MAX)
+            SnapshotReceiver::accept(&mut slot, Term(1), &m, offset, data, done, MAX)
         };
         assert_eq!(accept(3, b"xyz", false), ChunkOutcome::Gap(0));
         assert_eq!(accept(0, b"abc", false), ChunkOutcome::Expect(3));
@@ -271,12 +308,29 @@ mod tests {
     #[test]
     fn a_new_snapshot_restarts_assembly() {
         let mut slot = None;
-        SnapshotReceiver::accept(&mut slot, &meta(5), 0, b"old", false, MAX);
+        SnapshotReceiver::accept(&mut slot, Term(1), &meta(5), 0, b"old", false, MAX);
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &meta(9), 0, b"n", false, MAX),
+            SnapshotReceiver::accept(&mut slot, Term(1), &meta(9), 0, b"n", false, MAX),
             ChunkOutcome::Expect(1)
         );
         assert_eq!(slot.map(|r| r.meta.index), Some(LogIndex(9)));
+    }
+
+    // A leader that took a newer snapshot mid-transfer restarts with it; a late
+    // duplicate of the older snapshot's first chunk must not throw the newer buffer
+    // away (it would restart the transfer from byte 0 for nothing).
+    #[test]
+    fn a_late_chunk_of_an_older_snapshot_keeps_the_newer_buffer() {
+        let mut slot = None;
+        SnapshotReceiver::accept(&mut slot, Term(1), &meta(9), 0, b"new", false, MAX);
+        SnapshotReceiver::accept(&mut slot, Term(1), &meta(5), 0, b"old", false, MAX);
+        assert_eq!(
+            SnapshotReceiver::accept(&mut slot, Term(1), &meta(9), 3, b"er", true, MAX),
+            ChunkOutcome::Complete(Snapshot {
+                meta: meta(9),
+                data: Bytes::from_static(b"newer")
+            })
+        );
     }
 
     // The follower's buffer is bounded: the chunk that would take it past the limit
@@ -286,14 +340,30 @@ mod tests {
         let mut slot = None;
         let m = meta(5);
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 0, b"abcd", false, 6),
+            SnapshotReceiver::accept(&mut slot, Term(1), &m, 0, b"abcd", false, 6),
             ChunkOutcome::Expect(4)
         );
         assert_eq!(
-            SnapshotReceiver::accept(&mut slot, &m, 4, b"efg", true, 6),
+            SnapshotReceiver::accept(&mut slot, Term(1), &m, 4, b"efg", true, 6),
             ChunkOutcome::TooLarge
         );
         assert!(slot.is_none());
+    }
+
+    // The bound on the follower's buffer is a bound on its memory: growing the buffer
+    // never reserves more than `max_snapshot_bytes` (a doubling vector would reserve up
+    // to twice the bytes held).
+    #[test]
+    fn the_buffer_never_reserves_past_the_limit() {
+        let mut slot = None;
+        let m = meta(5);
+        for offset in [0, 30, 60] {
+            let outcome =
+                SnapshotReceiver::accept(&mut slot, Term(1), &m, offset, &[7; 30], false, 100);
+            assert_eq!(outcome, ChunkOutcome::Expect(offset + 30));
+            let capacity = slot.as_ref().map_or(0, |r| r.buf.capacity());
+            assert!(capacity <= 100, "reserved {capacity} bytes");
+        }
     }
 
     /// Send every chunk the window allows; their starts.
@@ -347,6 +417,111 @@ mod tests {
         send.heartbeat();
         assert_eq!(fill(&mut send, 100), Vec::<u64>::new());
         send.heartbeat();
+        assert_eq!(fill(&mut send, 100), [0], "one chunk until it answers");
+        send.answered(10, false);
+        assert_eq!(fill(&mut send, 100), [10, 20, 30]);
+    }
+
+    // A crashed follower costs the leader one chunk per resend, not a window of them:
+    // after a stall the leader resends a single chunk, again at every stall, and opens
+    // the window only once the follower answers (as appends fall back to one probe).
+    #[test]
+    fn a_silent_follower_gets_one_chunk_per_stall() {
+        let mut send = SnapshotSend::new(LogIndex(5));
         assert_eq!(fill(&mut send, 100), [0, 10, 20]);
+        for _ in 0..5 {
+            send.heartbeat();
+            send.heartbeat();
+            assert_eq!(fill(&mut send, 100), [0]);
+        }
+        send.answered(0, true);
+        assert_eq!(
+            fill(&mut send, 100),
+            [0, 10, 20],
+            "it answered: the window opens"
+        );
+    }
+
+    // Raft §7 chunks over a hostile link, sender and receiver together: with chunks
+    // and answers lost, duplicated and reordered at random, the leader's acknowledged
+    // offset never exceeds the snapshot's size, at most a window of chunks is in
+    // flight, the follower only ever assembles exactly the leader's bytes, and every
+    // transfer completes.
+    #[test]
+    fn sender_and_receiver_agree_over_a_hostile_link() {
+        for seed in 0..300u64 {
+            let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let len = 1 + next(200);
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + seed) as u8).collect();
+            let (chunk, window) = (1 + next(16), 1 + next(4) as usize);
+            let m = meta(5);
+            let mut send = SnapshotSend::new(LogIndex(5));
+            let mut slot = None;
+            // Messages in flight: chunks (offset, end) and answers (offset, gap).
+            let mut chunks: Vec<(u64, u64)> = Vec::new();
+            let mut answers: Vec<(u64, bool)> = Vec::new();
+            let mut done = None;
+            for step in 0..20_000 {
+                while let Some((start, end)) = send.next_chunk(len, chunk, window) {
+                    chunks.push((start, end));
+                }
+                assert!(send.acked <= len && send.next <= len, "seed {seed}");
+                assert!(
+                    send.next - send.acked <= chunk * window as u64,
+                    "seed {seed}"
+                );
+                if step % 10 == 0 {
+                    send.heartbeat();
+                }
+                match next(4) {
+                    0 | 1 if !chunks.is_empty() => {
+                        let (start, end) = chunks.swap_remove(next(chunks.len() as u64) as usize);
+                        if next(5) == 0 {
+                            continue; // lost
+                        }
+                        if next(5) == 0 {
+                            chunks.push((start, end)); // duplicated
+                        }
+                        let piece = &data[start as usize..end as usize];
+                        match SnapshotReceiver::accept(
+                            &mut slot,
+                            Term(1),
+                            &m,
+                            start,
+                            piece,
+                            end == len,
+                            MAX,
+                        ) {
+                            ChunkOutcome::Expect(o) => answers.push((o, false)),
+                            ChunkOutcome::Gap(o) => answers.push((o, true)),
+                            ChunkOutcome::Complete(s) => {
+                                done = Some(s.data);
+                                break;
+                            }
+                            ChunkOutcome::TooLarge => panic!("seed {seed}: too large"),
+                        }
+                    }
+                    2 if !answers.is_empty() => {
+                        let (offset, gap) =
+                            answers.swap_remove(next(answers.len() as u64) as usize);
+                        if next(5) != 0 {
+                            send.answered(offset, gap);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(
+                done.as_deref(),
+                Some(&data[..]),
+                "seed {seed}: len {len} chunk {chunk} window {window}"
+            );
+        }
     }
 }

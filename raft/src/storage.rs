@@ -410,6 +410,80 @@ mod tests {
         }
     }
 
+    fn snapshot_at(index: u64, term: u64) -> Record {
+        let meta = SnapshotMeta {
+            index: LogIndex(index),
+            term: Term(term),
+            membership: crate::Membership::new([synod_core::NodeId(1)]),
+        };
+        Record::Snapshot(Snapshot {
+            meta,
+            data: Bytes::new(),
+        })
+    }
+
+    /// The chunk edges of `MemStorage` (Raft §7 compaction on 1024-entry chunks):
+    /// compacting to exactly a chunk boundary, truncating and appending after it,
+    /// reads that cross chunk boundaries under a byte bound, an empty log after a
+    /// snapshot, and the term at the snapshot index.
+    #[test]
+    fn compaction_at_chunk_boundaries() {
+        let c = CHUNK as u64;
+        let mut log = MemStorage::new();
+        let run = |from: u64, to: u64, term| (from..=to).map(|i| entry(i, term)).collect();
+        log.apply(&Record::Entries(run(1, 3 * c + 5, 1))).unwrap();
+        // Exactly one and then two whole chunks compacted.
+        for through in [c, 2 * c] {
+            log.apply(&snapshot_at(through, 1)).unwrap();
+            assert_eq!(log.first_index(), LogIndex(through + 1));
+            assert_eq!(log.term(LogIndex(through)), Ok(Term(1)));
+            assert_eq!(log.term(LogIndex(through + 1)), Ok(Term(1)));
+            assert_eq!(
+                log.term(LogIndex(through - 1)),
+                Err(StorageError::Compacted(LogIndex(through - 1)))
+            );
+        }
+        // Truncate inside the first chunk left, then append across its end.
+        log.apply(&Record::Entries(run(2 * c + 3, 3 * c + 10, 2)))
+            .unwrap();
+        assert_eq!(log.last_index(), LogIndex(3 * c + 10));
+        assert_eq!(log.term(LogIndex(2 * c + 2)), Ok(Term(1)));
+        assert_eq!(log.term(LogIndex(2 * c + 3)), Ok(Term(2)));
+        // A bounded read across the chunk boundary stops on the byte limit.
+        let mut out = Vec::new();
+        let from = LogIndex(3 * c - 2);
+        let four: u64 = (3 * c - 2..3 * c + 2)
+            .map(|i| entry(i, 2).size_bytes())
+            .sum();
+        log.entries(from, LogIndex(3 * c + 10), four, &mut out)
+            .unwrap();
+        let got: Vec<u64> = out.iter().map(|e| e.index.0).collect();
+        assert_eq!(got, (3 * c - 2..3 * c + 2).collect::<Vec<_>>());
+        // Truncate to right after the compaction point, then compact everything.
+        log.apply(&Record::Entries(run(2 * c + 1, 2 * c + 1, 3)))
+            .unwrap();
+        assert_eq!(log.last_index(), LogIndex(2 * c + 1));
+        log.apply(&snapshot_at(2 * c + 1, 3)).unwrap();
+        assert_eq!(log.first_index(), LogIndex(2 * c + 2));
+        assert_eq!(log.last_index(), LogIndex(2 * c + 1));
+        assert_eq!(log.term(LogIndex(2 * c + 1)), Ok(Term(3)));
+        let mut out = Vec::new();
+        assert!(
+            log.entries(LogIndex(2 * c + 2), LogIndex(2 * c + 2), 0, &mut out)
+                .is_err()
+        );
+        // A snapshot past the end of the log, then the log grows on from it.
+        log.apply(&snapshot_at(5 * c, 4)).unwrap();
+        assert_eq!(
+            (log.first_index(), log.last_index()),
+            (LogIndex(5 * c + 1), LogIndex(5 * c))
+        );
+        log.apply(&Record::Entries(run(5 * c + 1, 6 * c + 1, 4)))
+            .unwrap();
+        assert_eq!(log.term(LogIndex(6 * c + 1)), Ok(Term(4)));
+        assert_eq!(log.term(LogIndex(5 * c)), Ok(Term(4)));
+    }
+
     /// The chunked `MemStorage` answers exactly like a plain vector of entries under
     /// random appends (with conflicting-tail truncation), compactions and bounded
     /// reads that cross chunk boundaries (the storage contract of `LogStorage`).

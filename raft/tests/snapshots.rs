@@ -446,3 +446,41 @@ fn snapshot_limits_are_validated() {
         ConfigError::ZeroLimit("max_inflight_snapshot_chunks")
     );
 }
+
+// Raft §5.2 (the leader keeps every follower's election timer reset) with a refused
+// snapshot: a follower that refused the leader's snapshot as too large must still hear
+// from the leader, or it times out and — without pre-vote and check-quorum, plain
+// Raft's configuration — forces a new term every election timeout, so the cluster
+// loses its leader over and over because of one misconfigured follower.
+#[test]
+fn a_refused_follower_does_not_depose_the_leader() {
+    check_seeds("a_refused_follower_does_not_depose_the_leader", 8, |seed| {
+        let (mut sim, _observer) =
+            cluster_configured(SimConfig::new(seed), 3, Breakage::default(), APP, |c| {
+                c.max_snapshot_bytes = 32;
+                c.pre_vote = false;
+                c.check_quorum = false;
+            });
+        let lagging = cut_off_while_compacting(&mut sim)?;
+        sim.apply(Fault::Heal).unwrap();
+        propose_all(&mut sim, "d", 5)?;
+        sim.run_for(3 * ELECTION).map_err(|v| v.to_string())?;
+        let refused = sim
+            .events()
+            .iter()
+            .any(|(_, _, e)| matches!(e, Event::SnapshotSendRefused { .. }));
+        if !refused {
+            return Err("the leader never learnt of the refusal".into());
+        }
+        let l = leader(&sim).ok_or("no leader")?;
+        let term = sim.node(l).unwrap().raft.term();
+        sim.run_for(10 * ELECTION).map_err(|v| v.to_string())?;
+        let now = sim.node(l).unwrap().raft.term();
+        if now != term || leader(&sim) != Some(l) {
+            return Err(format!(
+                "{lagging}, refused, deposed the leader {l}: term {term} -> {now}"
+            ));
+        }
+        Ok(())
+    });
+}
