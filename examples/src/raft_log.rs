@@ -39,8 +39,9 @@
 //! [`open`](SegmentedLog::open) restores the newest snapshot whose marker is durable
 //! and replays the segments from the marker's on. A crash before step 3 completes
 //! leaves the old snapshot and segments intact, and the unmarked file (or `.tmp`) is
-//! deleted; a crash during step 4 is finished by deleting what it had not. Because
-//! the marker comes after the rewritten entries, a torn step 3 never loses an entry.
+//! deleted together with the segment step 3 had started (replaying a torn prefix of
+//! its rewritten entries would cut the log short); a crash during step 4 is finished
+//! by deleting what it had not. So a torn step 3 never loses an entry.
 //!
 //! # Durability
 //!
@@ -660,6 +661,20 @@ fn choose_snapshot(
             None => false,
         };
         if !marked {
+            // Step 3 was cut short. Its segment, if created, holds only the hard
+            // state and copies of entries the earlier segments still hold; replaying
+            // a torn prefix of those copies would truncate the log after them (an
+            // `Entries` record replaces the tail), so the segment goes with the file.
+            if let Some(position) = segments.iter().position(|s| s.sequence == file.sequence) {
+                if position + 1 != segments.len() {
+                    return Err(invalid(format!(
+                        "{} has no marker but later segments exist",
+                        segments[position].path.display()
+                    )));
+                }
+                let segment = segments.remove(position);
+                remove_if_present(&segment.path)?;
+            }
             remove_if_present(&file.path)?;
             changed = true;
             continue;
@@ -1286,6 +1301,56 @@ mod tests {
         assert_eq!(recovered.storage.first_index(), LogIndex(5));
         // Header, at least two entry records, marker.
         assert!(recovered.records >= 4, "{} records", recovered.records);
+    }
+
+    #[test]
+    fn a_crash_after_part_of_the_rewritten_suffix_loses_no_entry() {
+        // Checks the claim that a torn step 3 never loses an entry (Raft §7, the
+        // log's own ordering): when the rewritten entries span several records and
+        // the crash keeps only the first of them (no marker), the reopened log still
+        // holds every synced entry after the snapshot index, not just the first record's.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = RaftLogOptions {
+            max_record_bytes: 128,
+            memory_bytes_max: 0,
+            ..small()
+        };
+        let (mut log, mut storage, model) = write_history(dir.path(), options);
+        block_on(log.sync()).expect("sync");
+        let snapshot = snapshot_at(&model, 4);
+        storage
+            .apply(&Record::Snapshot(snapshot.clone()))
+            .expect("fold");
+        let file = log.snapshot_write(&snapshot).expect("write");
+        log.snapshot_mark(&file, &snapshot).expect("mark");
+        let path = log.segments().last().expect("marker segment").path.clone();
+        drop((log, storage));
+        // Keep the header and the first entries record: the page cache wrote them,
+        // the rest of the same write never reached the disk.
+        let mut handle = File::open(&path).expect("open");
+        let len = handle.metadata().expect("stat").len();
+        let scanned = scan::<Record>(&mut handle, len, options.max_record_bytes).expect("scan");
+        let entry_records = scanned
+            .records
+            .iter()
+            .filter(|(_, r)| matches!(r, Record::Entries(_)))
+            .count();
+        assert!(entry_records >= 2, "the suffix spans several records");
+        let cut = scanned.records[2].0;
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_len(cut)
+            .expect("cut");
+        let recovered = SegmentedLog::open_indexed(dir.path(), options).expect("reopen");
+        assert_eq!(recovered.storage.snapshot_meta(), None);
+        assert!(
+            same_suffix(&recovered.storage, &model),
+            "entries lost: the log ends at {} instead of {}",
+            LogStorage::last_index(&recovered.storage),
+            model.last_index()
+        );
     }
 
     #[test]
