@@ -6,11 +6,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 use synod_core::{NodeId, Ticks};
-use synod_examples::kv::client::{KvClient, status};
+use synod_examples::kv::client::{ClientError, KvClient, status};
 use synod_examples::kv::demo::bind_retrying;
 use synod_examples::kv::server::{ServeOptions, serve};
 use synod_examples::kv::store::{Command, KvResponse};
 use synod_examples::kv::wire::{ClientReply, ClientRequest, read_frame, write_frame};
+use synod_examples::raft_log::RaftLogOptions;
 use synod_raft::Role;
 use synod_raft::session::Sequence;
 use tokio::net::{TcpListener, TcpStream};
@@ -21,6 +22,8 @@ const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 struct Cluster {
     /// `ServeOptions::snapshot_every` of every node.
     snapshot_every: u64,
+    /// `RaftLogOptions::max_record_bytes` of every node.
+    max_record_bytes: u32,
     raft: BTreeMap<NodeId, SocketAddr>,
     client: BTreeMap<NodeId, SocketAddr>,
     tasks: BTreeMap<NodeId, JoinHandle<()>>,
@@ -40,6 +43,15 @@ impl Cluster {
     }
 
     async fn start_with(dir: &Path, snapshot_every: u64) -> Cluster {
+        Cluster::start_with_log(
+            dir,
+            snapshot_every,
+            RaftLogOptions::default().max_record_bytes,
+        )
+        .await
+    }
+
+    async fn start_with_log(dir: &Path, snapshot_every: u64, max_record_bytes: u32) -> Cluster {
         let mut listeners = BTreeMap::new();
         let (mut raft, mut client) = (BTreeMap::new(), BTreeMap::new());
         for id in IDS {
@@ -55,6 +67,7 @@ impl Cluster {
         }
         let mut cluster = Cluster {
             snapshot_every,
+            max_record_bytes,
             raft,
             client,
             tasks: BTreeMap::new(),
@@ -76,6 +89,7 @@ impl Cluster {
         options.log.memory_bytes_max = 0;
         // Frequent snapshots, so the tests cross several compactions.
         options.snapshot_every = self.snapshot_every;
+        options.log.max_record_bytes = self.max_record_bytes;
         self.tasks.insert(
             id,
             tokio::spawn(async move {
@@ -414,4 +428,56 @@ async fn a_wiped_node_catches_up_through_install_snapshot() {
         client.get_at(victim, "k29").await.expect("read").as_deref(),
         Some("after")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_larger_than_a_log_record_is_refused_and_the_cluster_keeps_serving() {
+    // Checks bad client input against the file log's record limit: with 16 KiB
+    // records, a 20 KB put is answered with a refusal instead of reaching the log
+    // (where every node's append would fail and stop its driver), and the cluster
+    // still takes a small put afterwards.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start_with_log(dir.path(), 0, 16 << 10).await;
+    let leader = cluster.leader().await;
+    let mut client = KvClient::new(cluster.client.clone());
+    client.call_timeout = Duration::from_secs(5);
+    let session = client.register().await.expect("register");
+    let huge = ClientRequest::Command(Command::Put {
+        client: session,
+        seq: Sequence(1_000),
+        key: "big".into(),
+        value: "x".repeat(20_000),
+    });
+    let reply = ask(cluster.client[&leader], &huge).await;
+    assert!(
+        matches!(reply, ClientReply::Refused { .. }),
+        "the oversized put was not refused: {reply:?}"
+    );
+    // The client gives up at once with a typed error, here and for a value over
+    // the frame limit, rather than retrying until its deadline.
+    let started = std::time::Instant::now();
+    let refused = client.put("big", &"x".repeat(20_000)).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused(_))),
+        "{refused:?}"
+    );
+    let refused = client.put("big", &"x".repeat(2 << 20)).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    client
+        .put("k", "small")
+        .await
+        .expect("the cluster still serves");
+    assert_eq!(
+        client.get("k").await.expect("get").as_deref(),
+        Some("small")
+    );
+    for (&id, &addr) in &cluster.client {
+        status(addr, Duration::from_secs(1))
+            .await
+            .unwrap_or_else(|e| panic!("{id} stopped: {e}"));
+    }
 }

@@ -25,6 +25,10 @@ pub enum ClientError {
     /// The node asked for is not among this client's nodes.
     #[error("node {0} is not a node of this client")]
     UnknownNode(NodeId),
+    /// The request can never succeed as sent (too large for a frame or for a
+    /// proposal); it was not retried.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The cluster answered something this call does not expect.
     #[error("unexpected reply: {0:?}")]
     Unexpected(ClientReply),
@@ -170,6 +174,11 @@ impl KvClient {
                     return Err(ClientError::SessionExpired);
                 }
                 Ok(ClientReply::Done(response)) => return Ok(response),
+                Ok(ClientReply::Refused { reason }) => return Err(ClientError::Refused(reason)),
+                // Our own frame limit: no node would take it either.
+                Err(error) if error.kind() == io::ErrorKind::InvalidInput => {
+                    return Err(ClientError::Refused(error.to_string()));
+                }
                 Ok(
                     ClientReply::NotLeader {
                         leader: Some(leader),

@@ -148,6 +148,14 @@ pub async fn serve(
     config.election_ticks = options.election_ticks;
     config.heartbeat_ticks = options.heartbeat_ticks;
     config.seed = 0x5EED ^ id.get();
+    // Every record the node persists must fit the log's record limit: an append over
+    // it fails and stops the driver — on every node, since followers persist the same
+    // entries. A proposal is one entry; a follower's record is one AppendEntries batch
+    // (at most `max_append_bytes`, or one entry beyond it). A quarter of the limit
+    // leaves room for both and for the encoding's overhead.
+    let record_budget = u64::from(options.log.max_record_bytes) / 4;
+    config.max_proposal_bytes = config.max_proposal_bytes.min(record_budget);
+    config.max_append_bytes = config.max_append_bytes.min(record_budget);
     let node = RaftNode::new(config, storage)?;
     let tcp = TcpConfig::new(id, options.raft_addrs.iter().map(|(&n, &a)| (n, a)));
     let (transport, inbound, _network) = TcpTransport::start(raft_listener, tcp)?;
@@ -371,6 +379,10 @@ impl App {
                 if let Some(client) = self.proposing.pop_front() {
                     let _ = client.send(match error {
                         ProposeError::NotLeader { leader } => ClientReply::NotLeader { leader },
+                        // Retrying the same command cannot succeed.
+                        ProposeError::TooLarge { .. } => ClientReply::Refused {
+                            reason: error.to_string(),
+                        },
                         other => ClientReply::Retry {
                             reason: other.to_string(),
                         },

@@ -55,6 +55,12 @@ pub enum ClientReply {
     },
     /// The answer to [`ClientRequest::Status`].
     Status(NodeStatus),
+    /// The request can never succeed as sent (a command over the proposal size
+    /// limit): do not retry it.
+    Refused {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A node's view of itself, as its application sees it.
