@@ -90,6 +90,7 @@ impl Cluster {
         // Frequent snapshots, so the tests cross several compactions.
         options.snapshot_every = self.snapshot_every;
         options.log.max_record_bytes = self.max_record_bytes;
+        options.client_idle_timeout = Duration::from_millis(500);
         self.tasks.insert(
             id,
             tokio::spawn(async move {
@@ -480,4 +481,32 @@ async fn a_put_larger_than_a_log_record_is_refused_and_the_cluster_keeps_serving
             .await
             .unwrap_or_else(|e| panic!("{id} stopped: {e}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_or_half_sent_client_connections_do_not_lock_out_other_clients() {
+    // Checks the server's client queue is bounded in time as well as in number: 64
+    // connections (every slot) that send nothing or only a length prefix promising
+    // a large frame are closed after the idle timeout (500 ms here), and a client
+    // arriving afterwards is served.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cluster = Cluster::start_with(dir.path(), 0).await;
+    let node = cluster.leader().await;
+    let addr = cluster.client[&node];
+    let mut hogs = Vec::new();
+    for i in 0..64u32 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        if i % 2 == 0 {
+            use tokio::io::AsyncWriteExt;
+            stream
+                .write_all(&(1u32 << 20).to_be_bytes())
+                .await
+                .expect("write");
+        }
+        hogs.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let served = status(addr, Duration::from_secs(2)).await;
+    assert!(served.is_ok(), "locked out: {served:?}");
+    drop(hogs);
 }

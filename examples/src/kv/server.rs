@@ -70,11 +70,15 @@ pub struct ServeOptions {
     pub snapshot_every: u64,
     /// Print role changes and recovery to stdout.
     pub verbose: bool,
+    /// A client connection that does not complete its next request frame within
+    /// this long is closed, so idle or stalled clients cannot hold every one of the
+    /// server's connection slots.
+    pub client_idle_timeout: Duration,
 }
 
 impl ServeOptions {
     /// Defaults: 10 ms ticks, election timeout 15 ticks, heartbeat 3, default log
-    /// options, a snapshot every 1,000 applied entries, quiet.
+    /// options, a snapshot every 1,000 applied entries, quiet, idle clients closed after 30 s.
     pub fn new(
         id: NodeId,
         raft_addrs: BTreeMap<NodeId, SocketAddr>,
@@ -90,6 +94,7 @@ impl ServeOptions {
             log: RaftLogOptions::default(),
             snapshot_every: 1_000,
             verbose: false,
+            client_idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -178,7 +183,7 @@ pub async fn serve(
     });
     let (clients_tx, mut clients_rx) = mpsc::channel::<Pending>(CLIENT_QUEUE);
     tasks.spawn(async move {
-        accept_clients(client_listener, clients_tx).await;
+        accept_clients(client_listener, clients_tx, options.client_idle_timeout).await;
         Ok(())
     });
     let mut app = App::new(id, options.snapshot_every, options.verbose, requests_tx);
@@ -537,7 +542,7 @@ fn read_context(ctx: &[u8]) -> Option<u64> {
     ctx.try_into().ok().map(u64::from_be_bytes)
 }
 
-async fn accept_clients(listener: TcpListener, node: mpsc::Sender<Pending>) {
+async fn accept_clients(listener: TcpListener, node: mpsc::Sender<Pending>, idle: Duration) {
     let slots = Arc::new(Semaphore::new(MAX_CLIENT_CONNECTIONS));
     let mut connections = JoinSet::new();
     loop {
@@ -551,17 +556,25 @@ async fn accept_clients(listener: TcpListener, node: mpsc::Sender<Pending>) {
         };
         let node = node.clone();
         connections.spawn(async move {
-            let _ = serve_client(stream, node).await;
+            let _ = serve_client(stream, node, idle).await;
             drop(slot);
         });
     }
 }
 
-/// Answer one client's requests, one at a time, until it disconnects.
-async fn serve_client(mut stream: TcpStream, node: mpsc::Sender<Pending>) -> io::Result<()> {
+/// Answer one client's requests, one at a time, until it disconnects or takes longer
+/// than `idle` to send a whole request.
+async fn serve_client(
+    mut stream: TcpStream,
+    node: mpsc::Sender<Pending>,
+    idle: Duration,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     loop {
-        let request: ClientRequest = read_frame(&mut stream).await?;
+        let request: ClientRequest =
+            tokio::time::timeout(idle, read_frame(&mut stream))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle client"))??;
         let (reply_tx, reply_rx) = oneshot::channel();
         if node.send((request, reply_tx)).await.is_err() {
             return Ok(()); // the node is gone
