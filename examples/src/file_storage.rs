@@ -23,7 +23,8 @@
 //! a length over the limit, or fails its checksum; it truncates the file there, so new
 //! records follow the last whole one. Only a record that was never synced can be torn,
 //! so nothing acknowledged is lost. A record whose checksum is right but which does not
-//! decode is not a torn write but a format mismatch, and `open` refuses it with
+//! decode, or which is longer than the limit the log is opened with, is not a torn
+//! write, and `open` refuses it with
 //! [`std::io::ErrorKind::InvalidData`] rather than silently throwing durable state away.
 //!
 //! # Bounds
@@ -335,12 +336,19 @@ mod tests {
     #[test]
     fn a_record_over_the_limit_is_refused_on_write_and_cut_on_read() {
         // Checks `max_record_bytes` in both directions: appending a larger record is a
-        // storage error, and a larger record already in the file ends recovery.
+        // storage error, and a whole larger record already in the file (acknowledged
+        // under a larger limit) stops recovery with InvalidData instead of being cut
+        // off like a torn tail; the file is left as it was.
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("log");
         write_log(&path, &records());
-        let mut small = Log::open_with_limit(&path, 6).expect("open with a small limit");
-        assert_eq!(small.records, records()[..2]);
+        let bytes = std::fs::read(&path).expect("read");
+        let error = Log::open_with_limit(&path, 6).expect_err("must refuse");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(std::fs::read(&path).expect("read"), bytes, "file was cut");
+        let reopened = Log::open(&path).expect("open with the old limit");
+        assert_eq!(reopened.records, records());
+        let mut small = Log::open_with_limit(dir.path().join("fresh"), 6).expect("open");
         let refused = block_on(small.storage.append("seven b".into()));
         assert!(refused.is_err());
     }

@@ -11,7 +11,9 @@
 //!
 //! [`scan`] reads whole records from the start of a file and stops at the first one
 //! that is incomplete, claims a length over the limit, or fails its checksum: the
-//! caller decides whether that is a torn tail to cut off. A record whose checksum is
+//! caller decides whether that is a torn tail to cut off. A record over the limit
+//! whose checksum is right is whole (written under a larger limit), not torn, and
+//! `scan` refuses it too rather than let it be cut off. A record whose checksum is
 //! right but which does not decode is not a torn write but a format mismatch, and
 //! `scan` refuses it with [`std::io::ErrorKind::InvalidData`].
 
@@ -100,7 +102,22 @@ pub fn scan<P: DeserializeOwned>(
         let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         let end = offset + RECORD_HEADER_BYTES + u64::from(len);
         // Check the claimed length against the limit and the file before allocating.
-        if len > max_record_bytes || end > file_bytes {
+        if end > file_bytes {
+            break;
+        }
+        if len > max_record_bytes {
+            // Garbage in a torn tail, or a whole record written under a larger limit
+            // (acknowledged data that must not be cut off): the checksum, computed
+            // in bounded pieces, tells them apart.
+            if streamed_crc(&mut reader, len_bytes, len)? == crc {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "record at byte {offset} is whole but {len} bytes, over the \
+                         {max_record_bytes}-byte limit: reopen with a larger limit"
+                    ),
+                ));
+            }
             break;
         }
         payload.clear();
@@ -122,6 +139,22 @@ pub fn scan<P: DeserializeOwned>(
         records,
         valid_bytes: offset,
     })
+}
+
+/// The CRC of a record with length `len_bytes` whose `len`-byte payload comes next
+/// in `reader`, read 64 KiB at a time.
+fn streamed_crc(reader: &mut impl Read, len_bytes: [u8; 4], len: u32) -> io::Result<u32> {
+    let mut crc = Crc32::new();
+    crc.update(&len_bytes);
+    let mut left = u64::from(len);
+    let mut buffer = vec![0u8; 64 << 10];
+    while left > 0 {
+        let piece = left.min(buffer.len() as u64) as usize;
+        reader.read_exact(&mut buffer[..piece])?;
+        crc.update(&buffer[..piece]);
+        left -= piece as u64;
+    }
+    Ok(crc.finish())
 }
 
 /// Make a directory entry created or removed under `path`'s parent durable.

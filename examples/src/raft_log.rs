@@ -1354,6 +1354,54 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_record_over_a_lowered_limit_is_refused_not_cut_off_as_a_torn_tail() {
+        // Checks recovery tells a torn tail from a record that is whole but larger
+        // than the limit it is reopened with (an operator lowered max_record_bytes):
+        // the latter is acknowledged data, so open refuses, and the files keep every
+        // byte for a reopen with the old limit.
+        let dir = tempfile::tempdir().expect("temp dir");
+        // One segment, so the big records are in the last one (where a torn tail
+        // may be cut).
+        let options = RaftLogOptions {
+            segment_bytes_max: 1 << 20,
+            ..small()
+        };
+        let mut log = SegmentedLog::open(dir.path(), options).expect("open").log;
+        let history = history();
+        write(&mut log, &history);
+        assert_eq!(log.segments().len(), 1);
+        drop(log);
+        let sizes = |dir: &Path| -> Vec<u64> {
+            let mut sizes: Vec<(String, u64)> = std::fs::read_dir(dir)
+                .expect("list")
+                .map(|e| {
+                    let e = e.expect("entry");
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.metadata().expect("stat").len(),
+                    )
+                })
+                .collect();
+            sizes.sort();
+            sizes.into_iter().map(|(_, len)| len).collect()
+        };
+        let before = sizes(dir.path());
+        let lowered = RaftLogOptions {
+            max_record_bytes: 40,
+            ..options
+        };
+        let reopened = SegmentedLog::open(dir.path(), lowered);
+        assert!(
+            matches!(&reopened, Err(e) if e.kind() == io::ErrorKind::InvalidData),
+            "not refused: {:?}",
+            reopened.map(|r| (r.records, r.truncated_bytes))
+        );
+        assert_eq!(sizes(dir.path()), before, "a file was cut");
+        let again = SegmentedLog::open(dir.path(), options).expect("reopen");
+        assert_eq!(again.storage, state_after(&history));
+    }
+
+    #[test]
     fn a_follower_snapshot_that_conflicts_with_its_log_discards_the_log() {
         // Checks the Record::Snapshot rule for an installed snapshot (Raft §7): when
         // the log holds a different term at the snapshot's index, every entry goes,
