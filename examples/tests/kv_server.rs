@@ -510,3 +510,49 @@ async fn idle_or_half_sent_client_connections_do_not_lock_out_other_clients() {
     assert!(served.is_ok(), "locked out: {served:?}");
     drop(hogs);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_between_two_nodes_with_stale_hints_backs_off() {
+    // Checks the client's retry loop is paced: two nodes that each name the other
+    // as leader (stale hints) get a bounded number of attempts within the client's
+    // deadline (each attempt at least 20 ms apart), not a tight reconnect loop.
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let a = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let b = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let nodes = BTreeMap::from([
+        (NodeId(1), a.local_addr().expect("addr")),
+        (NodeId(2), b.local_addr().expect("addr")),
+    ]);
+    let mut servers = Vec::new();
+    for (listener, other) in [(a, NodeId(2)), (b, NodeId(1))] {
+        let counter = counter.clone();
+        servers.push(tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let _: Result<ClientRequest, _> = read_frame(&mut stream).await;
+                    let reply = ClientReply::NotLeader {
+                        leader: Some(other),
+                    };
+                    let _ = write_frame(&mut stream, &reply).await;
+                });
+            }
+        }));
+    }
+    let mut client = KvClient::new(nodes);
+    client.call_timeout = Duration::from_millis(500);
+    let result = client.get("k").await;
+    assert!(
+        matches!(result, Err(ClientError::Timeout(..))),
+        "{result:?}"
+    );
+    let attempts = counter.load(std::sync::atomic::Ordering::Relaxed);
+    for server in servers {
+        server.abort();
+    }
+    assert!(attempts <= 50, "{attempts} attempts in 500 ms");
+}

@@ -163,6 +163,7 @@ impl KvClient {
     async fn send(&mut self, request: ClientRequest) -> Result<KvResponse, ClientError> {
         let deadline = Instant::now() + self.call_timeout;
         let mut problem = String::from("none");
+        let mut followed_hint = false;
         // Bounded by the deadline: every iteration makes one attempt or waits.
         while Instant::now() < deadline {
             let Some(&addr) = self.nodes.get(&self.target) else {
@@ -188,6 +189,12 @@ impl KvClient {
                         ..
                     },
                 ) if leader != self.target && self.nodes.contains_key(&leader) => {
+                    // A fresh hint is followed at once; a chain of them (stale hints
+                    // naming each other) is paced like any other retry.
+                    if followed_hint {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    followed_hint = true;
                     self.target = leader;
                     continue;
                 }
@@ -199,6 +206,7 @@ impl KvClient {
                 Ok(other) => return Err(ClientError::Unexpected(other)),
                 Err(error) => problem = format!("{}: {error}", self.target),
             }
+            followed_hint = false;
             self.rotate();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
