@@ -378,7 +378,13 @@ impl<S: LogStorage> RaftNode<S> {
                 max: self.config.max_uncommitted_bytes,
             });
         }
-        let index = self.append_local(EntryKind::Command, data, out);
+        // A refused append promises no index and charges no budget.
+        let index = self
+            .try_append_local(EntryKind::Command, data, out)
+            .map_err(|e| {
+                out.emit(Event::StorageFailed(e.clone()));
+                ProposeError::Storage(e)
+            })?;
         self.pending.push_back((index, size));
         self.pending_bytes += size;
         self.send_appends_to_all(out);
@@ -450,16 +456,19 @@ impl<S: LogStorage> RaftNode<S> {
             })
             .collect();
         let last = LogIndex(last.0 + entries.len() as u64);
-        for entry in &entries {
-            self.pending
-                .push_back((entry.index, entry.data.len() as u64));
-        }
-        self.pending_bytes += total;
         let record = Record::Entries(entries);
         if let Err(e) = self.log.write(&record) {
-            out.emit(Event::StorageFailed(e));
-            return Ok((first, last, term));
+            // Nothing was appended: no indices promised, no budget charged.
+            out.emit(Event::StorageFailed(e.clone()));
+            return Err(ProposeError::Storage(e));
         }
+        if let Record::Entries(entries) = &record {
+            for entry in entries {
+                self.pending
+                    .push_back((entry.index, entry.data.len() as u64));
+            }
+        }
+        self.pending_bytes += total;
         out.persist_in_background(PersistToken(last.0), record);
         self.send_appends_to_all(out);
         Ok((first, last, term))
@@ -1013,18 +1022,29 @@ impl<S: LogStorage> RaftNode<S> {
     /// Append one entry to the leader's own log with a background write.
     fn append_local(&mut self, kind: EntryKind, data: Bytes, out: &mut Out) -> LogIndex {
         let index = self.log.last_index().next();
+        if let Err(e) = self.try_append_local(kind, data, out) {
+            out.emit(Event::StorageFailed(e));
+        }
+        index
+    }
+
+    /// [`append_local`](Self::append_local), handing a storage failure to the caller.
+    fn try_append_local(
+        &mut self,
+        kind: EntryKind,
+        data: Bytes,
+        out: &mut Out,
+    ) -> Result<LogIndex, StorageError> {
+        let index = self.log.last_index().next();
         let record = Record::Entries(vec![Entry {
             index,
             term: self.term,
             kind,
             data,
         }]);
-        if let Err(e) = self.log.write(&record) {
-            out.emit(Event::StorageFailed(e));
-            return index;
-        }
+        self.log.write(&record)?;
         out.persist_in_background(PersistToken(index.0), record);
-        index
+        Ok(index)
     }
 
     fn send_appends_to_all(&mut self, out: &mut Out) {
