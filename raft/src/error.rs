@@ -91,6 +91,11 @@ pub enum ProposeError {
         /// The node taking over.
         target: NodeId,
     },
+    /// The leader's [`LogStorage`](crate::LogStorage) refused the append (also
+    /// reported as [`Event::StorageFailed`](crate::Event::StorageFailed)); nothing
+    /// was appended and no uncommitted budget was charged.
+    #[error("storage refused the append: {0}")]
+    Storage(crate::StorageError),
 }
 
 /// Why a read was refused or abandoned (thesis §6.4). The application must not answer

@@ -378,7 +378,13 @@ impl<S: LogStorage> RaftNode<S> {
                 max: self.config.max_uncommitted_bytes,
             });
         }
-        let index = self.append_local(EntryKind::Command, data, out);
+        // A refused append promises no index and charges no budget.
+        let index = self
+            .try_append_local(EntryKind::Command, data, out)
+            .map_err(|e| {
+                out.emit(Event::StorageFailed(e.clone()));
+                ProposeError::Storage(e)
+            })?;
         self.pending.push_back((index, size));
         self.pending_bytes += size;
         self.send_appends_to_all(out);
@@ -450,16 +456,19 @@ impl<S: LogStorage> RaftNode<S> {
             })
             .collect();
         let last = LogIndex(last.0 + entries.len() as u64);
-        for entry in &entries {
-            self.pending
-                .push_back((entry.index, entry.data.len() as u64));
-        }
-        self.pending_bytes += total;
         let record = Record::Entries(entries);
         if let Err(e) = self.log.write(&record) {
-            out.emit(Event::StorageFailed(e));
-            return Ok((first, last, term));
+            // Nothing was appended: no indices promised, no budget charged.
+            out.emit(Event::StorageFailed(e.clone()));
+            return Err(ProposeError::Storage(e));
         }
+        if let Record::Entries(entries) = &record {
+            for entry in entries {
+                self.pending
+                    .push_back((entry.index, entry.data.len() as u64));
+            }
+        }
+        self.pending_bytes += total;
         out.persist_in_background(PersistToken(last.0), record);
         self.send_appends_to_all(out);
         Ok((first, last, term))
@@ -875,7 +884,12 @@ impl<S: LogStorage> RaftNode<S> {
         (self.config.check_quorum
             && (self.role == Role::Leader
                 || (self.leader.is_some()
-                    && self.election.elapsed() < self.config.election_ticks)))
+                    && self.election.elapsed() < self.config.election_ticks)
+                // Also after a message of a higher term made this node forget its
+                // leader: the leader's lease counted on this node's silence.
+                || self.reads.leader_heard_at.is_some_and(|at| {
+                    self.reads.now.saturating_sub(at) < self.config.election_ticks.get()
+                })))
             // With lease reads, a node that just (re)started may have acknowledged a
             // leader's round before it crashed: it stays silent for an election
             // timeout so that lease still holds (thesis §6.4.1).
@@ -1008,18 +1022,29 @@ impl<S: LogStorage> RaftNode<S> {
     /// Append one entry to the leader's own log with a background write.
     fn append_local(&mut self, kind: EntryKind, data: Bytes, out: &mut Out) -> LogIndex {
         let index = self.log.last_index().next();
+        if let Err(e) = self.try_append_local(kind, data, out) {
+            out.emit(Event::StorageFailed(e));
+        }
+        index
+    }
+
+    /// [`append_local`](Self::append_local), handing a storage failure to the caller.
+    fn try_append_local(
+        &mut self,
+        kind: EntryKind,
+        data: Bytes,
+        out: &mut Out,
+    ) -> Result<LogIndex, StorageError> {
+        let index = self.log.last_index().next();
         let record = Record::Entries(vec![Entry {
             index,
             term: self.term,
             kind,
             data,
         }]);
-        if let Err(e) = self.log.write(&record) {
-            out.emit(Event::StorageFailed(e));
-            return index;
-        }
+        self.log.write(&record)?;
         out.persist_in_background(PersistToken(index.0), record);
-        index
+        Ok(index)
     }
 
     fn send_appends_to_all(&mut self, out: &mut Out) {
@@ -1400,6 +1425,7 @@ impl<S: LogStorage> RaftNode<S> {
         out: &mut Out,
     ) {
         self.election.reset();
+        self.reads.leader_heard_at = Some(self.reads.now);
         if self.role != Role::Follower || self.leader != Some(from) {
             self.become_follower(self.term, Some(from), out);
         }
@@ -1535,6 +1561,7 @@ impl<S: LogStorage> RaftNode<S> {
         out: &mut Out,
     ) {
         self.election.reset();
+        self.reads.leader_heard_at = Some(self.reads.now);
         if self.role != Role::Follower || self.leader != Some(from) {
             self.become_follower(self.term, Some(from), out);
         }
@@ -1624,15 +1651,14 @@ impl<S: LogStorage> RaftNode<S> {
         );
     }
 
-    fn handle_vote_request(
-        &mut self,
-        from: NodeId,
-        term: Term,
-        pre_vote: bool,
-        last_log_index: LogIndex,
-        last_log_term: Term,
-        out: &mut Out,
-    ) {
+    fn handle_vote_request(&mut self, from: NodeId, vote: VoteRequest, out: &mut Out) {
+        let VoteRequest {
+            term,
+            pre_vote,
+            transfer,
+            last_log_index,
+            last_log_term,
+        } = vote;
         let up_to_date = self.log.is_up_to_date(last_log_index, last_log_term);
         if pre_vote {
             let granted = term > self.term && up_to_date;
@@ -1648,8 +1674,13 @@ impl<S: LogStorage> RaftNode<S> {
             return;
         }
         // One vote per term (Raft §5.2), only for an up-to-date log (§5.4.1).
-        let free =
-            self.voted_for == Some(from) || (self.voted_for.is_none() && self.leader.is_none());
+        // A node that forgot its leader because a message of a higher term arrived
+        // still keeps out of elections inside that leader's lease (thesis §6.4.1);
+        // only the flagged campaign of a transfer passes (§3.10).
+        let free = self.voted_for == Some(from)
+            || (self.voted_for.is_none()
+                && self.leader.is_none()
+                && (transfer || !self.in_leader_lease()));
         let granted = free && up_to_date;
         if granted {
             self.voted_for = Some(from);
@@ -1750,11 +1781,18 @@ impl<S: LogStorage> RaftNode<S> {
             Message::RequestVote {
                 term,
                 pre_vote,
+                transfer,
                 last_log_index,
                 last_log_term,
-                ..
             } => {
-                self.handle_vote_request(from, term, pre_vote, last_log_index, last_log_term, out);
+                let vote = VoteRequest {
+                    term,
+                    pre_vote,
+                    transfer,
+                    last_log_index,
+                    last_log_term,
+                };
+                self.handle_vote_request(from, vote, out);
             }
             Message::RequestVoteResponse {
                 term,
@@ -1872,6 +1910,15 @@ impl<S: LogStorage> RaftNode<S> {
             }
         }
     }
+}
+
+/// The fields of a `RequestVote` the voter weighs.
+struct VoteRequest {
+    term: Term,
+    pre_vote: bool,
+    transfer: bool,
+    last_log_index: LogIndex,
+    last_log_term: Term,
 }
 
 /// The configurations in `storage` at start-up: the snapshot's (else the configured

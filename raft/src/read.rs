@@ -86,6 +86,10 @@ pub(crate) struct ReadState {
     /// This leader sent TimeoutNow: voters may elect its target inside their leader
     /// lease (thesis §3.10), so no lease holds for the rest of this leadership.
     pub(crate) lease_forfeited: bool,
+    /// Tick at which this node last heard from a leader of its term (an append, a
+    /// snapshot chunk or a round). Kept across term changes: a voter whose term a
+    /// stale message bumped still honours the lease it helped give (thesis §6.4.1).
+    pub(crate) leader_heard_at: Option<u64>,
 }
 
 impl ReadState {

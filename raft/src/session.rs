@@ -120,6 +120,10 @@ pub struct Sessions<R> {
     /// two sessions can share one after a [`register`](Self::register) and an
     /// [`execute`](Self::execute) at the same index in tests, hence the pair.
     by_age: BTreeSet<(LogIndex, ClientId)>,
+    /// The newest age of any evicted session: a registration at or below it that is
+    /// not open is a replay of a session already evicted, which must stay expired.
+    #[cfg_attr(feature = "serde", serde(default))]
+    evicted_through: LogIndex,
 }
 
 impl<R> Sessions<R> {
@@ -129,23 +133,28 @@ impl<R> Sessions<R> {
             capacity: capacity.max(1),
             by_client: BTreeMap::new(),
             by_age: BTreeSet::new(),
+            evicted_through: LogIndex(0),
         }
     }
 
     /// Opens a session for the registration entry committed at `at`; the returned id is
     /// `at` itself, so every replica hands out the same one. Registering at the same
-    /// index twice (a replayed entry) returns the same id and leaves the session as is.
+    /// index twice (a replayed entry) returns the same id and leaves the session as is
+    /// — or, if it was evicted meanwhile, expired.
     /// When the table is full, the least recently active session is evicted.
     pub fn register(&mut self, at: LogIndex) -> ClientId {
         let client = ClientId(at.0);
-        if self.by_client.contains_key(&client) {
+        // Open, or a replay of a registration whose session was evicted since (a
+        // session's age is at least its registration index): leave the table alone.
+        if self.by_client.contains_key(&client) || at <= self.evicted_through {
             return client;
         }
         while self.by_client.len() >= self.capacity {
-            let Some((_, oldest)) = self.by_age.pop_first() else {
+            let Some((age, oldest)) = self.by_age.pop_first() else {
                 break;
             };
             self.by_client.remove(&oldest);
+            self.evicted_through = self.evicted_through.max(age);
         }
         self.by_client.insert(
             client,
@@ -282,6 +291,24 @@ mod tests {
             s.execute(a, Sequence(1), LogIndex(3), || 8),
             Ok(Outcome::Duplicate(&7))
         );
+    }
+
+    // Thesis §6.3: a replayed registration must not resurrect an evicted session with
+    // an empty memory — a retry of a request it already executed would run again.
+    #[test]
+    fn replayed_registration_of_an_evicted_session_stays_expired() {
+        let mut s = Sessions::new(1);
+        let a = s.register(LogIndex(1));
+        s.execute(a, Sequence(1), LogIndex(2), || 7).unwrap();
+        let b = s.register(LogIndex(3)); // evicts a
+        assert!(!s.contains(a) && s.contains(b));
+        assert_eq!(s.register(LogIndex(1)), a);
+        assert!(!s.contains(a), "an evicted session came back empty");
+        assert_eq!(
+            s.execute(a, Sequence(1), LogIndex(4), || 8),
+            Err(SessionError::Expired(a))
+        );
+        assert!(s.contains(b), "the replay evicted a live session");
     }
 
     // Replicas that apply the same entries make the same decisions and end equal.

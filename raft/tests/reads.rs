@@ -487,3 +487,99 @@ fn read_rounds_need_both_majorities_while_joint() {
     ack(&mut node, &mut out, 4, 1, seq);
     assert_eq!(ready(&out), [("j".into(), 1)]);
 }
+
+/// Every `RequestVoteResponse` (real votes) `out` sends: `(to, term, granted)`.
+fn votes_sent(out: &Out) -> Vec<(u64, u64, bool)> {
+    out.as_slice()
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                to,
+                msg:
+                    Message::RequestVoteResponse {
+                        term,
+                        pre_vote: false,
+                        granted,
+                    },
+            } => Some((to.0, term.0, *granted)),
+            _ => None,
+        })
+        .collect()
+}
+
+// Thesis §6.4.1 with §4.2.3: a voter that acknowledged the leader's round must not
+// help elect another leader for an election timeout, or the leader's lease reads go
+// stale. A stale answer carrying a higher term (here a late pre-vote denial) moves
+// the voter to that term and makes it forget its leader — it must still refuse
+// unflagged votes in that term and the next until the timeout has passed.
+#[test]
+fn a_term_bump_does_not_end_the_voters_leader_lease() {
+    let mut config = Config::new(NodeId(2), [1, 2, 3].map(NodeId));
+    config.lease_read = true;
+    let mut node = RaftNode::new(config, MemStorage::new()).unwrap();
+    let mut out = Actions::new();
+    // Past the restart quiet period: the node starts a pre-vote (asking node 3 too).
+    while node.role() != Role::PreCandidate {
+        node.step(Input::Tick, &mut out);
+    }
+    // Leader 1 of term 1 appears; the node acknowledges its round.
+    let append = Message::AppendEntries {
+        term: Term(1),
+        prev_log_index: LogIndex(0),
+        prev_log_term: Term(0),
+        entries: vec![synod_raft::Entry {
+            index: LogIndex(1),
+            term: Term(1),
+            kind: synod_raft::EntryKind::Noop,
+            data: Bytes::new(),
+        }],
+        leader_commit: LogIndex(1),
+    };
+    deliver(&mut node, &mut out, 1, append);
+    let round = Message::ReadHeartbeat {
+        term: Term(1),
+        seq: ReadSeq(1),
+    };
+    deliver(&mut node, &mut out, 1, round);
+    assert_eq!(node.leader(), Some(NodeId(1)));
+    // Node 3 (cut off from the leader, campaigning without pre-vote) answers the old
+    // pre-vote late, with its term 5.
+    let late = Message::RequestVoteResponse {
+        term: Term(5),
+        pre_vote: true,
+        granted: false,
+    };
+    deliver(&mut node, &mut out, 3, late);
+    assert_eq!(node.term(), Term(5));
+    out.clear();
+    for term in [5, 6] {
+        let ask = Message::RequestVote {
+            term: Term(term),
+            pre_vote: false,
+            transfer: false,
+            last_log_index: LogIndex(1),
+            last_log_term: Term(1),
+        };
+        deliver(&mut node, &mut out, 3, ask);
+    }
+    assert!(
+        votes_sent(&out).iter().all(|(_, _, granted)| !granted),
+        "a vote inside leader 1's lease: {:?}",
+        votes_sent(&out)
+    );
+    assert_eq!(node.voted_for(), None);
+    // Once an election timeout has passed without the leader, the vote is free.
+    for _ in 0..10 {
+        node.step(Input::Tick, &mut out);
+    }
+    out.clear();
+    let ask = Message::RequestVote {
+        term: Term(9),
+        pre_vote: false,
+        transfer: false,
+        last_log_index: LogIndex(1),
+        last_log_term: Term(1),
+    };
+    deliver(&mut node, &mut out, 3, ask);
+    assert_eq!(votes_sent(&out), [(3, 9, true)]);
+}

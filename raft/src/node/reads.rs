@@ -286,6 +286,7 @@ impl<S: LogStorage> RaftNode<S> {
             return; // two leaders in one term cannot happen (§5.2); ignore
         }
         self.election.reset();
+        self.reads.leader_heard_at = Some(self.reads.now);
         if self.role != Role::Follower || self.leader != Some(from) {
             self.become_follower(self.term, Some(from), out);
         }
